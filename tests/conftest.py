@@ -1,0 +1,114 @@
+"""Fixtures for the template's tests: real servers, and generated projects wired to them.
+
+One PostgreSQL, one Redis and one RabbitMQ server are started per test session, on
+free ports of 127.0.0.1 with their data in a temporary directory, and only when a test
+asks for them. Each generated project then gets its own database, its own RabbitMQ
+virtual host and a flushed Redis, so projects never see each other's tasks.
+"""
+
+import itertools
+import os
+import secrets
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests import services
+
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent
+# The generated projects run with this interpreter's virtualenv: its bin/ holds
+# celery, watchfiles and the other commands their start scripts call.
+VENV_BIN = Path(sys.executable).parent
+
+# Every combination of the options that change which files and settings are generated.
+OPTION_MATRIX = [
+    {"broker": broker, "result_backend": result_backend, "use_sentry": use_sentry}
+    for broker, result_backend, use_sentry in itertools.product(
+        ("rabbitmq", "redis"), ("django-db", "redis"), ("n", "y")
+    )
+]
+
+
+def option_id(options):
+    return "-".join(options.values())
+
+
+@pytest.fixture(scope="session")
+def server_root(tmp_path_factory):
+    services.ensure_debian_packages()
+    return tmp_path_factory.mktemp("servers")
+
+
+@pytest.fixture(scope="session")
+def postgres(server_root):
+    with services.PostgresServer(server_root / "postgres") as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def redis_server(server_root):
+    with services.RedisServer(server_root / "redis") as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def rabbitmq(server_root):
+    with services.RabbitMQServer(server_root / "rabbitmq") as server:
+        yield server
+
+
+_project_numbers = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def project_env(request, postgres, redis_server):
+    """Build the environment a generated project's processes run with.
+
+    Call it with the project's options; it returns the variables compose would pass
+    from .env, pointing at this session's servers instead of compose's service names.
+    """
+
+    def make(options):
+        name = f"project{next(_project_numbers)}"
+        password = secrets.token_urlsafe(16)
+        redis_server.cli("FLUSHALL")
+        env = {
+            "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
+            "HOME": os.environ.get("HOME", "/root"),
+            "LANG": "C.UTF-8",
+            "DJANGO_SETTINGS_MODULE": "config.settings.local",
+            "DJANGO_SECRET_KEY": secrets.token_urlsafe(40),
+            "DATABASE_URL": postgres.create_database(name, owner=name, password=password),
+            "REDIS_URL": redis_server.url(0),
+            "EMAIL_URL": "consolemail://",
+            "FLOWER_USER": "admin",
+            "FLOWER_PASSWORD": secrets.token_urlsafe(16),
+        }
+        if options["broker"] == "rabbitmq":
+            rabbitmq = request.getfixturevalue("rabbitmq")
+            rabbitmq.add_vhost(name)
+            env["CELERY_BROKER_URL"] = rabbitmq.url(name)
+            env["FLOWER_BROKER_API"] = rabbitmq.management_api_url()
+        else:
+            env["CELERY_BROKER_URL"] = redis_server.url(1)
+        if options["result_backend"] == "django-db":
+            env["CELERY_RESULT_BACKEND"] = "django-db"
+        else:
+            env["CELERY_RESULT_BACKEND"] = redis_server.url(2)
+        return env
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def bake(cookies_session):
+    """Generate a project with the given options and return its directory."""
+
+    def make(**options):
+        result = cookies_session.bake(extra_context=options)
+        assert result.exception is None, result.exception
+        assert result.exit_code == 0
+        return Path(result.project_path)
+
+    return make

@@ -1,0 +1,84 @@
+"""Run a generated project's processes through the start scripts compose uses.
+
+Each process gets its own session (so a stop reaches its children, such as the worker
+that watchfiles runs), a log file, and a stop that is graceful first and forceful last.
+"""
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from tests.services import wait_for
+
+
+class ProjectProcess:
+    def __init__(self, project: Path, script: str, env: dict, log_dir: Path):
+        self.project = project
+        self.script = script
+        self.name = script.replace("/", "-")
+        self.log_path = log_dir / f"{self.name}.log"
+        self.process = None
+        self.env = env
+
+    def start(self):
+        self.log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [str(self.project / "compose" / "local" / self.script)],
+            cwd=self.project,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        return self
+
+    def log_text(self):
+        return self.log_path.read_text(errors="replace")
+
+    def wait_for_log(self, text, timeout=60):
+        wait_for(
+            lambda: text in self.log_text() or self.process.poll() is not None,
+            timeout,
+            message=f"{self.script} did not log {text!r}:\n{self.log_text()[-3000:]}",
+        )
+        assert self.process.poll() is None, f"{self.script} exited:\n{self.log_text()[-3000:]}"
+
+    def stop(self, timeout=30):
+        """SIGTERM the process group, as `docker compose stop` does, then SIGKILL it."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        # Children that outlive their parent (a worker's pool processes) go too.
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.log.close()
+
+
+def stop_all(processes):
+    for process in reversed(processes):
+        process.stop()
+
+
+def wait_until_http_ok(url, timeout=60, **kwargs):
+    import requests
+
+    def answers():
+        try:
+            return requests.get(url, timeout=2, **kwargs).status_code < 500
+        except requests.ConnectionError:
+            return False
+
+    wait_for(answers, timeout, message=f"nothing answered at {url}")
+
+
+def elapsed_since(start):
+    return f"{time.monotonic() - start:.2f} s"

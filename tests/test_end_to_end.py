@@ -1,0 +1,219 @@
+"""A generated project, run as compose runs it, against real servers.
+
+For each broker and result backend: the project's migrate, web, worker, beat and
+Flower processes are started through its own compose/local start scripts, with the
+environment pointing at this session's PostgreSQL, Redis and broker. A browser-like
+client then asks for a report and watches a worker build it.
+"""
+
+import json
+import re
+import subprocess
+import time
+
+import pytest
+import requests
+
+from tests import services
+from tests.processes import ProjectProcess, elapsed_since, stop_all, wait_until_http_ok
+
+COMBINATIONS = [
+    {"broker": broker, "result_backend": backend}
+    for broker in ("rabbitmq", "redis")
+    for backend in ("django-db", "redis")
+]
+
+
+class RunningProject:
+    def __init__(self, options, project, env, processes, web_url, flower_url):
+        self.options = options
+        self.project = project
+        self.env = env
+        self.processes = processes
+        self.web_url = web_url
+        self.flower_url = flower_url
+
+    def process(self, script):
+        return next(p for p in self.processes if p.script == script)
+
+    def manage(self, *args):
+        return subprocess.run(
+            ["python", "manage.py", *args],
+            cwd=self.project,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        ).stdout
+
+
+@pytest.fixture(
+    scope="module", params=COMBINATIONS, ids=lambda o: f"{o['broker']}-{o['result_backend']}"
+)
+def running(request, bake, project_env, tmp_path_factory):
+    options = request.param
+    project = bake(**options, project_slug="site_" + options["broker"])
+    env = project_env(options)
+    web_port, flower_port = services.free_port(), services.free_port()
+    env.update(
+        DJANGO_BIND=f"127.0.0.1:{web_port}",
+        FLOWER_ADDRESS="127.0.0.1",
+        FLOWER_PORT=str(flower_port),
+        CELERY_WORKER_NAME="e2e",
+    )
+    log_dir = tmp_path_factory.mktemp("logs")
+
+    started = time.monotonic()
+    migrate = ProjectProcess(project, "django/migrate", env, log_dir).start()
+    assert migrate.process.wait(120) == 0, migrate.log_text()
+    processes = [
+        ProjectProcess(project, script, env, log_dir).start()
+        for script in (
+            "django/start",
+            "celery/worker/start",
+            "celery/beat/start",
+            "celery/flower/start",
+        )
+    ]
+    running = RunningProject(
+        options,
+        project,
+        env,
+        processes,
+        f"http://127.0.0.1:{web_port}",
+        f"http://127.0.0.1:{flower_port}",
+    )
+    try:
+        running.process("celery/worker/start").wait_for_log("e2e@", timeout=60)
+        running.process("celery/worker/start").wait_for_log(" ready.", timeout=60)
+        running.process("celery/beat/start").wait_for_log("beat: Starting...", timeout=60)
+        wait_until_http_ok(running.web_url + "/")
+        wait_until_http_ok(running.flower_url + "/healthcheck")
+        up = elapsed_since(started)
+        print(f"\n[{request.node.callspec.id}] migrate, web, worker, beat and Flower up in {up}")
+        yield running
+    finally:
+        stop_all(processes)
+        for process in processes:
+            # A warm shutdown, as compose stop gives: every process exits on SIGTERM in time.
+            assert process.process.returncode is not None
+
+
+def request_report(running, days=7):
+    browser = requests.Session()
+    form = browser.get(running.web_url + "/")
+    assert form.status_code == 200
+    started = time.monotonic()
+    response = browser.post(
+        running.web_url + "/",
+        data={"days": days, "csrfmiddlewaretoken": browser.cookies["csrftoken"]},
+        allow_redirects=False,
+    )
+    return browser, response, time.monotonic() - started
+
+
+def wait_for_finished(browser, url, timeout=60):
+    task = {}
+
+    def finished():
+        task.update(browser.get(url).json())
+        return task["state"] in ("SUCCESS", "FAILURE")
+
+    services.wait_for(finished, timeout, message=f"task at {url} did not finish: {task}")
+    return task
+
+
+def stored_result(running, task_id, postgres, redis_server):
+    """The task's result as the chosen backend stores it, read from the server itself."""
+    if running.options["result_backend"] == "django-db":
+        database = running.env["DATABASE_URL"].rsplit("/", 1)[1]
+        row = postgres.psql(
+            "SELECT status, task_name, result FROM django_celery_results_taskresult "
+            f"WHERE task_id = '{task_id}'",
+            db=database,
+        )
+        status, task_name, result = row.strip().split("|", 2)
+        return {"status": status, "name": task_name, "result": json.loads(result)}
+    meta = json.loads(redis_server.cli("-n", "2", "GET", f"celery-task-meta-{task_id}"))
+    return {"status": meta["status"], "name": meta["name"], "result": meta["result"]}
+
+
+def test_a_request_enqueues_a_report_that_a_worker_builds(running, postgres, redis_server):
+    browser, response, seconds = request_report(running)
+
+    assert response.status_code == 302, response.text[:2000]
+    print(f"\nenqueueing request answered in {seconds * 1000:.1f} ms")
+    task_id = re.search(r"/tasks/([0-9a-f-]{36})/", response.headers["Location"])[1]
+    task = wait_for_finished(browser, f"{running.web_url}/tasks/{task_id}/status/")
+    assert task["state"] == "SUCCESS", task
+    assert task["result"]["days"] == 7
+
+    stored = stored_result(running, task_id, postgres, redis_server)
+    assert stored == {
+        "status": "SUCCESS",
+        "name": "reports.tasks.summarise_signups",
+        "result": task["result"],
+    }
+    assert (
+        f"summarise_signups[{task_id}] succeeded"
+        in running.process("celery/worker/start").log_text()
+    )
+    print(f"result stored in {running.options['result_backend']}: {stored['status']}")
+
+
+def test_flower_needs_its_login_and_sees_the_worker_and_tasks(running):
+    assert requests.get(running.flower_url + "/api/workers", timeout=10).status_code == 401
+    wrong = ("admin", "wrong-password")
+    assert (
+        requests.get(running.flower_url + "/api/workers", auth=wrong, timeout=10).status_code == 401
+    )
+
+    login = (running.env["FLOWER_USER"], running.env["FLOWER_PASSWORD"])
+    workers = requests.get(running.flower_url + "/api/workers?refresh=1", auth=login, timeout=30)
+    assert workers.status_code == 200
+    assert any(name.startswith("e2e@") for name in workers.json())
+
+    def report_task_seen():
+        tasks = requests.get(running.flower_url + "/api/tasks", auth=login, timeout=10).json()
+        return any(t["name"] == "reports.tasks.summarise_signups" for t in tasks.values())
+
+    services.wait_for(report_task_seen, 30, message="Flower saw no summarise_signups task")
+
+
+def test_beat_sends_a_schedule_from_the_database(running):
+    worker = running.process("celery/worker/start")
+    runs_before = worker.log_text().count("summarise_signups[")
+    running.manage(
+        "shell",
+        "-c",
+        "from django_celery_beat.models import IntervalSchedule, PeriodicTask; "
+        "every = IntervalSchedule.objects.create(every=1, period=IntervalSchedule.SECONDS); "
+        "PeriodicTask.objects.create(name='e2e report', task='reports.tasks.summarise_signups', "
+        "interval=every, args='[1]')",
+    )
+
+    services.wait_for(
+        lambda: worker.log_text().count("summarise_signups[") >= runs_before + 4,
+        30,
+        message="beat did not send the database schedule",
+    )
+    assert (
+        "Scheduler: Sending due task e2e report" in running.process("celery/beat/start").log_text()
+    )
+
+
+def test_a_broker_outage_gives_a_clear_error_and_queues_nothing(running, request):
+    if running.options["broker"] == "rabbitmq":
+        broker = request.getfixturevalue("rabbitmq")
+    else:
+        broker = request.getfixturevalue("redis_server")
+    broker.stop()
+    try:
+        browser, response, seconds = request_report(running)
+    finally:
+        broker.restart()
+
+    assert response.status_code == 503
+    assert "The task queue is unavailable, so the report was not queued." in response.text
+    print(f"\nbroker down: the request failed clearly in {seconds:.2f} s")

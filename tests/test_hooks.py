@@ -1,0 +1,121 @@
+"""Bad template options stop generation with a message saying what to type instead,
+and leave nothing on disk."""
+
+import importlib.util
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import TEMPLATE_DIR
+
+
+def load_hook(name):
+    spec = importlib.util.spec_from_file_location(name, TEMPLATE_DIR / "hooks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+pre_gen = load_hook("pre_gen_project")
+post_gen = load_hook("post_gen_project")
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "expected"),
+    [
+        ("project_slug", "my-site", "try project_slug='my_site'"),
+        ("project_slug", "My_Site", "try project_slug='my_site'"),
+        ("project_slug", "2fast", "try project_slug='site_2fast'"),
+        ("project_slug", "class", "clashes with a Python keyword"),
+        ("project_slug", "celery", "clashes"),
+        ("project_slug", "django", "clashes"),
+        ("project_slug", "test", "clashes"),
+        ("project_slug", "json", "clashes"),
+        ("project_name", "  ", "project_name is empty"),
+        ("email", "not-an-address", "try email='you@example.com'"),
+        ("domain_name", "http://example.com", "try domain_name='example.com'"),
+        ("timezone", "Mars/Olympus_Mons", "not a known IANA time zone"),
+        ("timezone", "../etc/passwd", "not a known IANA time zone"),
+        ("broker", "sqs", "try broker='rabbitmq'"),
+    ],
+)
+def test_each_bad_option_is_named_with_a_fix(option, value, expected):
+    options = {
+        "project_name": "My Site",
+        "project_slug": "my_site",
+        "email": "you@example.com",
+        "domain_name": "example.com",
+        "timezone": "UTC",
+        "broker": "rabbitmq",
+        "result_backend": "django-db",
+        "use_sentry": "n",
+    }
+    options[option] = value
+
+    messages = pre_gen.problems(options)
+
+    assert len(messages) == 1
+    assert expected in messages[0]
+
+
+@pytest.mark.parametrize(
+    "bad_options",
+    [
+        {"project_slug": "my-site"},
+        {"project_slug": "class"},
+        {"email": "nobody"},
+        {"timezone": "Nowhere/Special"},
+        {"domain_name": "not a domain"},
+    ],
+    ids=lambda options: "-".join(f"{k}={v}" for k, v in options.items()),
+)
+def test_generation_stops_with_the_message_and_leaves_nothing(tmp_path, bad_options):
+    context = [f"{key}={value}" for key, value in bad_options.items()]
+
+    result = subprocess.run(
+        [sys.executable, "-m", "cookiecutter", "--no-input", "--output-dir", str(tmp_path)]
+        + [str(TEMPLATE_DIR), *context],
+        capture_output=True,
+        text=True,
+    )
+
+    assert result.returncode != 0
+    assert "ERROR: " in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_unknown_choice_is_refused_by_cookiecutter_and_leaves_nothing(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "cookiecutter", "--no-input", "--output-dir", str(tmp_path)]
+        + [str(TEMPLATE_DIR), "broker=sqs"],
+        capture_output=True,
+        text=True,
+    )
+
+    assert result.returncode != 0
+    assert "sqs" in result.stderr + result.stdout
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_placeholders_get_distinct_secrets_shared_by_every_use():
+    text = "A=change-me-one\nB=change-me-two\nURL=x://u:change-me-one@h\n"
+
+    filled = post_gen.fill_placeholders(text)
+
+    lines = dict(line.split("=", 1) for line in filled.splitlines())
+    assert "change-me" not in filled
+    assert lines["A"] != lines["B"]
+    assert lines["URL"] == f"x://u:{lines['A']}@h"
+    assert len(lines["A"]) >= 40
+
+
+def test_each_generation_writes_new_secrets(bake):
+    first = (bake(project_slug="first") / ".env").read_text()
+    second = (bake(project_slug="second") / ".env").read_text()
+
+    def secret(text):
+        return next(line for line in text.splitlines() if line.startswith("DJANGO_SECRET_KEY="))
+
+    assert "=change-me" not in first
+    assert secret(first) != secret(second)

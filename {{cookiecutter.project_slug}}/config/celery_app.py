@@ -1,0 +1,32 @@
+"""The project's Celery application, configured from Django's settings.
+
+Start a worker with `celery -A config worker`. Every setting is a CELERY_-prefixed
+name in config/settings/base.py; tasks are found in each installed app's tasks.py.
+https://docs.celeryq.dev/en/stable/django/first-steps-with-django.html
+"""
+
+import os
+
+from celery import Celery
+from celery.signals import setup_logging
+
+# Set before the app is created: Celery then uses its Django task class, which gives
+# every task delay_on_commit().
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+
+app = Celery("config")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+@setup_logging.connect
+def use_django_logging(**kwargs):
+    """Keep Django's LOGGING in worker and beat processes instead of Celery's own setup.
+
+    https://docs.celeryq.dev/en/stable/userguide/signals.html#setup-logging
+    """
+    from logging.config import dictConfig
+
+    from django.conf import settings
+
+    dictConfig(settings.LOGGING)

@@ -1,0 +1,7 @@
+"""Development settings: debug pages on, e-mail to Mailpit (compose sets EMAIL_URL)."""
+
+from .base import *  # noqa: F403
+from .base import env
+
+DEBUG = env.bool("DJANGO_DEBUG", default=True)
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "0.0.0.0"])

@@ -1,0 +1,9 @@
+"""The site's URLs: the admin, and the example app at the root."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("", include("reports.urls")),
+]

@@ -1,0 +1,28 @@
+"""Fixtures shared by the whole test suite.
+
+Tests that need a worker take Celery's `celery_worker` fixture: a real worker, in a
+thread, consuming from the broker in CELERY_BROKER_URL and storing results where
+CELERY_RESULT_BACKEND says. Such tests need committed data, so they use
+`@pytest.mark.django_db(transaction=True)`: the worker reads through its own
+database connection and cannot see rows inside the test's open transaction.
+https://docs.celeryq.dev/en/stable/userguide/testing.html#pytest-plugin
+"""
+
+import pytest
+
+from config.celery_app import app as project_app
+
+pytest_plugins = ("celery.contrib.pytest",)
+
+
+@pytest.fixture
+def celery_app():
+    """The project's own app, so the test worker runs with the project's settings."""
+    return project_app
+
+
+@pytest.fixture(scope="session")
+def celery_worker_parameters():
+    # Celery's ping check waits for a stored result, but this project stores results
+    # only for tasks that ask for it; the fixture's own readiness wait is enough.
+    return {"perform_ping_check": False}

@@ -1,0 +1,10 @@
+from django.urls import path
+
+from . import views
+
+app_name = "reports"
+urlpatterns = [
+    path("", views.request_report, name="request"),
+    path("tasks/<uuid:task_id>/", views.task_status, name="task-status"),
+    path("tasks/<uuid:task_id>/status/", views.task_status_json, name="task-status-json"),
+]
