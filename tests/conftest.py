@@ -8,6 +8,7 @@ virtual host and a flushed Redis, so projects never see each other's tasks.
 
 import itertools
 import os
+import re
 import secrets
 import sys
 from pathlib import Path
@@ -34,6 +35,18 @@ def option_id(options):
     return "-".join(options.values())
 
 
+# "name version on address", for each server this session started: printed at the end,
+# so a run's output shows which real servers the tests used.
+SERVERS_USED = []
+
+
+def pytest_terminal_summary(terminalreporter):
+    if SERVERS_USED:
+        terminalreporter.section("real servers used")
+        for line in SERVERS_USED:
+            terminalreporter.write_line(line)
+
+
 @pytest.fixture(scope="session")
 def server_root(tmp_path_factory):
     services.ensure_debian_packages()
@@ -43,18 +56,24 @@ def server_root(tmp_path_factory):
 @pytest.fixture(scope="session")
 def postgres(server_root):
     with services.PostgresServer(server_root / "postgres") as server:
+        version = server.psql("SHOW server_version").strip()
+        SERVERS_USED.append(f"PostgreSQL {version} on 127.0.0.1:{server.port}")
         yield server
 
 
 @pytest.fixture(scope="session")
 def redis_server(server_root):
     with services.RedisServer(server_root / "redis") as server:
+        version = re.search(r"redis_version:(\S+)", server.cli("INFO", "server"))[1]
+        SERVERS_USED.append(f"Redis {version} on 127.0.0.1:{server.port}")
         yield server
 
 
 @pytest.fixture(scope="session")
 def rabbitmq(server_root):
     with services.RabbitMQServer(server_root / "rabbitmq") as server:
+        version = server.api("GET", "overview")["rabbitmq_version"]
+        SERVERS_USED.append(f"RabbitMQ {version} on 127.0.0.1:{server.port}")
         yield server
 
 

@@ -46,13 +46,18 @@ class ProjectProcess:
         assert self.process.poll() is None, f"{self.script} exited:\n{self.log_text()[-3000:]}"
 
     def stop(self, timeout=30):
-        """SIGTERM the process group, as `docker compose stop` does, then SIGKILL it."""
+        """SIGTERM the script's process, as `docker compose stop` does; SIGKILL after a while.
+
+        Returns True when it exited on SIGTERM alone.
+        """
         if self.process is None or self.process.poll() is not None:
-            return
-        os.killpg(self.process.pid, signal.SIGTERM)
+            return True
+        self.process.terminate()
+        graceful = True
         try:
             self.process.wait(timeout)
         except subprocess.TimeoutExpired:
+            graceful = False
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
         # Children that outlive their parent (a worker's pool processes) go too.
@@ -61,11 +66,18 @@ class ProjectProcess:
         except ProcessLookupError:
             pass
         self.log.close()
+        return graceful
 
 
 def stop_all(processes):
+    """Stop every process; return the scripts that did not exit on SIGTERM in time."""
+    forced = []
     for process in reversed(processes):
-        process.stop()
+        started = time.monotonic()
+        if not process.stop():
+            forced.append(process.script)
+        print(f"{process.script} stopped in {elapsed_since(started)}")
+    return forced
 
 
 def wait_until_http_ok(url, timeout=60, **kwargs):

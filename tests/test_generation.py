@@ -55,6 +55,14 @@ def test_no_template_syntax_is_left(bake, options):
             assert "{{" not in text and "{%" not in text, relative
 
 
+def test_django_templates_are_copied_verbatim(bake):
+    project = bake()
+
+    assert "{% block content %}" in (project / "templates" / "base.html").read_text()
+    status = project / "reports" / "templates" / "reports" / "status.html"
+    assert "{% url 'reports:task-status-json' task_id %}" in status.read_text()
+
+
 def test_files_of_options_not_chosen_are_removed(bake, options):
     project = bake(**options)
 

@@ -12,6 +12,11 @@ from .tasks import summarise_signups
 
 logger = logging.getLogger(__name__)
 
+# What delay() raises when the task cannot be queued: OperationalError when the broker
+# is unreachable; RuntimeError from the Redis result backend when it cannot subscribe to
+# the task's result channel because Redis is unreachable.
+ENQUEUE_ERRORS = (OperationalError, RuntimeError)
+
 # The ids of the reports this browser session asked for: a session may read only its
 # own results, and a guessed task id reveals nothing.
 SESSION_KEY = "report_task_ids"
@@ -23,8 +28,8 @@ def request_report(request):
     if request.method == "POST" and form.is_valid():
         try:
             result = summarise_signups.delay(form.cleaned_data["days"])
-        except OperationalError:
-            # The broker is down or refused the message: say so instead of pretending
+        except ENQUEUE_ERRORS:
+            # The broker (or the result store) is down: say so instead of pretending
             # the report is on its way. Nothing was queued, so trying again is safe.
             logger.exception("Could not enqueue summarise_signups")
             context = {"form": form, "broker_down": True}

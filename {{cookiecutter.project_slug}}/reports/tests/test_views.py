@@ -31,6 +31,15 @@ def test_report_requested_on_the_page_is_built_by_a_worker(client, celery_worker
 
 
 @pytest.mark.django_db
+def test_the_request_page_shows_the_form(client):
+    response = client.get("/")
+
+    assert response.status_code == 200
+    assert b"Build the report" in response.content
+    assert b'name="csrfmiddlewaretoken"' in response.content
+
+
+@pytest.mark.django_db
 def test_an_invalid_period_is_refused_with_the_form_shown_again(client):
     response = client.post("/", {"days": 0})
 
