@@ -1,10 +1,11 @@
 """Fixtures shared by the whole test suite.
 
-Tests that need a worker take Celery's `celery_worker` fixture: a real worker, in a
-thread, consuming from the broker in CELERY_BROKER_URL and storing results where
-CELERY_RESULT_BACKEND says. Such tests need committed data, so they use
-`@pytest.mark.django_db(transaction=True)`: the worker reads through its own
-database connection and cannot see rows inside the test's open transaction.
+Tests that need a worker take the `celery_worker` fixture: a real worker, in a thread,
+consuming from the broker in CELERY_BROKER_URL and storing results where
+CELERY_RESULT_BACKEND says. One worker serves the whole run (Celery's session worker),
+since starting and stopping one per test costs seconds. Such tests need committed data,
+so they use `@pytest.mark.django_db(transaction=True)`: the worker reads through its
+own database connection and cannot see rows inside the test's open transaction.
 https://docs.celeryq.dev/en/stable/userguide/testing.html#pytest-plugin
 """
 
@@ -15,10 +16,20 @@ from config.celery_app import app as project_app
 pytest_plugins = ("celery.contrib.pytest",)
 
 
-@pytest.fixture
-def celery_app():
+@pytest.fixture(scope="session")
+def celery_session_app():
     """The project's own app, so the test worker runs with the project's settings."""
     return project_app
+
+
+@pytest.fixture
+def celery_app():
+    return project_app
+
+
+@pytest.fixture
+def celery_worker(celery_session_worker):
+    return celery_session_worker
 
 
 @pytest.fixture(scope="session")

@@ -10,11 +10,11 @@ import os
 from celery import Celery
 from celery.signals import setup_logging
 
-# Set before the app is created: Celery then uses its Django task class, which gives
-# every task delay_on_commit().
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
-app = Celery("config")
+# Every task is a background.base.BaseTask: retries with backoff, outcome hooks, and
+# (from Celery's DjangoTask, which it extends) delay_on_commit().
+app = Celery("config", task_cls="background.base:BaseTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 

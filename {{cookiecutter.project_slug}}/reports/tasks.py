@@ -1,12 +1,18 @@
-"""The example app's task: a report built in a worker and read back by a status page."""
+"""The example app's tasks: reports built in a worker and read back by status pages."""
 
+import logging
 from datetime import timedelta
 
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
 from django.contrib.auth import get_user_model
 from django.db.models import Count
 from django.db.models.functions import TruncDate
 from django.utils import timezone
+
+from . import exports
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(ignore_result=False)
@@ -29,3 +35,32 @@ def summarise_signups(days):
     )
     per_day = {row["day"].isoformat(): row["count"] for row in rows}
     return {"days": days, "total": sum(per_day.values()), "per_day": per_day}
+
+
+@shared_task(
+    bind=True,
+    ignore_result=False,  # the progress page reads its state and result
+    acks_late=True,  # rebuilding an export from scratch is harmless
+    # Longer than the project default: a big export may take a while. The soft limit
+    # lets it remove its partial file; the hard limit is the backstop.
+    soft_time_limit=30 * 60,
+    time_limit=32 * 60,
+)
+def build_signup_export(self):
+    """Write every user to a CSV file, reporting progress as it goes.
+
+    Long and heavy, so it is routed to the bulk queue, whose worker runs one task at a
+    time and cannot delay short tasks. Each batch updates the task's state to PROGRESS
+    with done/total, which the progress page shows as a bar.
+    """
+
+    def report_progress(done, total):
+        self.update_state(state="PROGRESS", meta={"done": done, "total": total})
+
+    try:
+        rows = exports.write_signup_export(self.request.id, report_progress)
+    except SoftTimeLimitExceeded:
+        # write_signup_export has removed its partial file on the way out; say why.
+        logger.warning("Export %s ran out of time and was abandoned", self.request.id)
+        raise
+    return {"rows": rows}

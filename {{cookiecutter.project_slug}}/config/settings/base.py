@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
@@ -28,8 +29,13 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_celery_beat",
     "django_celery_results",
+    "background",
     "users",
     "reports",
+    "rewards",
+    "catalog",
+    "newsletter",
+    "scheduling",
 ]
 
 MIDDLEWARE = [
@@ -94,6 +100,9 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Files the site writes, such as the CSV exports built by workers. Web and worker
+# processes must share this directory (in compose, the bind-mounted code directory).
+MEDIA_ROOT = env.path("DJANGO_MEDIA_ROOT", default=BASE_DIR / "media")
 
 # https://django-environ.readthedocs.io/en/latest/types.html#environ-env-email-url
 # smtp://host:port in development (Mailpit), your provider's SMTP URL in production.
@@ -109,15 +118,25 @@ DEFAULT_FROM_EMAIL = env("DJANGO_DEFAULT_FROM_EMAIL", default="noreply@{{ cookie
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 ADMINS = [({{ cookiecutter.author_name | tojson }}, {{ cookiecutter.email | tojson }})]
 
-# One format for web and worker processes; Celery's own loggers add the task name and id.
+# One format for web and worker processes. Inside a task, every line also names the
+# task, its id and its retry count (background/log_context.py).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {
+        "task_context": {"()": "background.log_context.TaskContextFilter"},
+    },
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s"},
+        "plain": {
+            "format": "%(asctime)s %(levelname)s %(processName)s %(name)s: %(task)s%(message)s"
+        },
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["task_context"],
+        },
     },
     "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
 }
@@ -141,8 +160,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # https://docs.celeryq.dev/projects/kombu/en/stable/reference/kombu.transport.pyamqp.html
     "confirm_publish": True,
     # Redis: a message a worker took but did not acknowledge goes back to the queue
-    # after this many seconds. It must exceed the longest countdown/ETA the project uses,
-    # or such a task runs twice. Ignored by RabbitMQ, which tracks unacked messages itself.
+    # after this many seconds. It must exceed the longest countdown/ETA the project uses
+    # (the longest retry delay is 10 minutes, background/base.py), or such a task runs
+    # twice. Ignored by RabbitMQ, which tracks unacked messages itself.
     # https://docs.celeryq.dev/en/stable/getting-started/backends-and-brokers/redis.html#visibility-timeout
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=12 * 60 * 60),
 }
@@ -154,9 +174,61 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_RESULT_ACCEPT_CONTENT = ["json"]
 
-# Tasks go to the "default" queue unless routed elsewhere.
+# ---------------------------------------------------------------------------
+# Queues and routes. Each queue has its own worker service in compose.yaml, so a flood
+# of bulk work never delays a user's e-mail.
 # https://docs.celeryq.dev/en/stable/userguide/routing.html
+# ---------------------------------------------------------------------------
+DEAD_LETTER_QUEUE = "dead_letter"
+
+
+def task_queue(name):
+    """A durable queue whose rejected and failed messages are dead-lettered.
+
+    On RabbitMQ these are quorum queues: replicated, durable, and what RabbitMQ now
+    recommends for queues that must not lose messages. Their topic exchange lets Celery
+    delay countdown/ETA tasks inside the broker instead of holding them in a worker.
+    https://docs.celeryq.dev/en/stable/getting-started/backends-and-brokers/rabbitmq.html#using-quorum-queues
+    A message that is rejected (an unknown task, a non-JSON body) or whose late-ack task
+    fails for good goes to DEAD_LETTER_QUEUE, where a person can inspect it.
+    https://www.rabbitmq.com/docs/dlx
+    The Redis transport ignores these arguments: Redis has no quorum queues and no
+    dead-lettering, so there a rejected message is dropped (and logged by the worker).
+    """
+    return Queue(
+        name,
+        Exchange(name, type="topic"),
+        routing_key=name,
+        queue_arguments={
+            "x-queue-type": "quorum",
+            "x-dead-letter-exchange": "",
+            "x-dead-letter-routing-key": DEAD_LETTER_QUEUE,
+        },
+    )
+
+
+CELERY_TASK_QUEUES = [
+    task_queue("default"),  # everything not routed elsewhere
+    task_queue("priority"),  # short, user-facing work: a person is waiting for it
+    task_queue("bulk"),  # long or CPU-heavy work, one task at a time per process
+]
 CELERY_TASK_DEFAULT_QUEUE = "default"
+# Routes by task name, so that call sites never name a queue.
+CELERY_TASK_ROUTES = {
+    "newsletter.tasks.send_welcome_email": {"queue": "priority"},
+    "reports.tasks.build_signup_export": {"queue": "bulk"},
+}
+# A task routed to a queue that is not declared above fails when it is sent, instead
+# of silently creating a queue that no worker consumes.
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html#task-create-missing-queues
+CELERY_TASK_CREATE_MISSING_QUEUES = False
+# A late-ack task that fails for good is rejected, so RabbitMQ dead-letters it.
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html#task-acks-on-failure-or-timeout
+CELERY_TASK_ACKS_ON_FAILURE_OR_TIMEOUT = False
+# A late-ack task whose worker process is killed goes back to the queue. Only tasks
+# that are safe to run twice set acks_late=True (see background/base.py's docs).
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html#task-reject-on-worker-lost
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
 
 # A task that hangs must not hold a worker forever. The soft limit raises
 # SoftTimeLimitExceeded inside the task so it can clean up; the hard limit kills it.
@@ -193,6 +265,16 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#worker-max-tasks-per-child
 CELERY_WORKER_MAX_TASKS_PER_CHILD = 1000
 
-# Periodic tasks live in the database (django-celery-beat), editable in the admin.
+# Periodic tasks live in the database (django-celery-beat), editable in the admin; the
+# ones the project ships are declared in scheduling/schedules.py. The scheduler is
+# django-celery-beat's DatabaseScheduler plus a heartbeat (scheduling/beat.py).
 # https://django-celery-beat.readthedocs.io/en/latest/
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html#beat-scheduler
+CELERY_BEAT_SCHEDULER = "scheduling.beat:HeartbeatScheduler"
+# Write each task's last run time and run count after every send (one small UPDATE),
+# not every 3 minutes, so that the admin and the beat-status page are current.
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html#beat-sync-every
+CELERY_BEAT_SYNC_EVERY = 1
+# The beat-status page calls beat stale when its heartbeat is older than this. Beat
+# wakes at least every 5 seconds and writes the heartbeat each time.
+BEAT_HEARTBEAT_STALE_AFTER = timedelta(seconds=env.int("BEAT_HEARTBEAT_STALE_SECONDS", default=30))

@@ -1,0 +1,22 @@
+from django.contrib import admin, messages
+
+from .models import Delivery, Newsletter
+from .tasks import send_newsletter
+
+
+@admin.register(Newsletter)
+class NewsletterAdmin(admin.ModelAdmin):
+    list_display = ["subject", "created_at"]
+    actions = ["send"]
+
+    @admin.action(description="Send the selected newsletters")
+    def send(self, request, queryset):
+        for newsletter in queryset:
+            send_newsletter.delay(newsletter.id)
+        messages.success(request, f"Sending {queryset.count()} newsletter(s).")
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(admin.ModelAdmin):
+    list_display = ["newsletter", "recipient", "status", "sent_at"]
+    list_filter = ["status", "newsletter"]
