@@ -2,8 +2,9 @@
 
 Files that only one option needs are whole files in the template; this hook deletes
 the ones the chosen options do not use, so no file carries Jinja branches for them.
-It then writes `.env` from `.env.example`, replacing every `change-me-*` placeholder
-with a random secret. It never touches the network.
+It then writes `.env` from `.env.example` and `.env.production` from
+`.env.production.example`, replacing every `change-me-*` placeholder with a random
+secret. It never touches the network.
 """
 
 import json
@@ -21,6 +22,8 @@ UNUSED_PATHS = {
     },
 }
 PLACEHOLDER = re.compile(r"change-me-[a-z0-9-]+")
+# Env file written -> the committed example it is made from.
+ENV_FILES = {".env": ".env.example", ".env.production": ".env.production.example"}
 
 
 def remove_unused_paths(project_dir, options):
@@ -39,15 +42,17 @@ def fill_placeholders(text):
     chosen = {}
 
     def secret_for(match):
-        return chosen.setdefault(match.group(), secrets.token_urlsafe(32))
+        # 64 characters: Django's deploy check wants a SECRET_KEY of at least 50.
+        return chosen.setdefault(match.group(), secrets.token_urlsafe(48))
 
     return PLACEHOLDER.sub(secret_for, text)
 
 
-def write_env_file(project_dir):
-    env_file = project_dir / ".env"
-    env_file.write_text(fill_placeholders((project_dir / ".env.example").read_text()))
-    env_file.chmod(0o600)
+def write_env_files(project_dir):
+    for name, example in ENV_FILES.items():
+        env_file = project_dir / name
+        env_file.write_text(fill_placeholders((project_dir / example).read_text()))
+        env_file.chmod(0o600)
 
 
 def main():
@@ -55,9 +60,10 @@ def main():
     # Cookiecutter renders this file with Jinja before running it.
     options = json.loads(r"""{{ cookiecutter | jsonify }}""")
     remove_unused_paths(project_dir, options)
-    write_env_file(project_dir)
+    write_env_files(project_dir)
     print(
-        "\nCreated {{ cookiecutter.project_slug }} with random secrets in .env. Next:\n\n"
+        "\nCreated {{ cookiecutter.project_slug }} with random secrets in .env and .env.production. "
+        "Next:\n\n"
         "    cd {{ cookiecutter.project_slug }}\n"
         "    docker compose up\n\n"
         "then open http://localhost:8000/ (Flower: http://localhost:5555/, "

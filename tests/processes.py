@@ -14,10 +14,10 @@ from tests.services import wait_for
 
 
 class ProjectProcess:
-    def __init__(self, project: Path, script: str, env: dict, log_dir: Path):
+    def __init__(self, project: Path, script: str, env: dict, log_dir: Path, name=None):
         self.project = project
         self.script = script
-        self.name = script.replace("/", "-")
+        self.name = name or script.replace("/", "-")
         self.log_path = log_dir / f"{self.name}.log"
         self.process = None
         self.env = env

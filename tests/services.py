@@ -38,6 +38,7 @@ __all__ = [
     "PostgresServer",
     "RabbitMQServer",
     "RedisServer",
+    "ensure_chromium",
     "ensure_debian_packages",
     "free_port",
     "postgres_bin_dir",
@@ -48,6 +49,10 @@ HOST = "127.0.0.1"
 DEBIAN_PACKAGES = ("rabbitmq-server", "redis-server", "postgresql")
 # The scripts in /usr/sbin switch to the rabbitmq user and its /var/lib/rabbitmq; these do not.
 RABBITMQ_BIN = Path("/usr/lib/rabbitmq/bin")
+# Debian's browser, which the browser tests drive through Playwright (whose own browser
+# downloads are not used); with a font, so that screenshots show text.
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_PACKAGES = ("chromium", "fonts-dejavu-core")
 
 
 def ensure_debian_packages() -> None:
@@ -58,18 +63,29 @@ def ensure_debian_packages() -> None:
         and glob.glob("/usr/lib/postgresql/*/bin/initdb")
     ):
         return
+    _apt_install(DEBIAN_PACKAGES)
+
+
+def ensure_chromium() -> Path:
+    """Install Debian's Chromium if it is missing; return its path."""
+    if not CHROMIUM.exists():
+        _apt_install(CHROMIUM_PACKAGES)
+    return CHROMIUM
+
+
+def _apt_install(packages) -> None:
     if os.geteuid() == 0:
         as_root = []
     elif shutil.which("sudo"):
         as_root = ["sudo", "-n"]
     else:
         raise RuntimeError(
-            "Install the Debian packages " + " ".join(DEBIAN_PACKAGES) + " (needs root or sudo)"
+            "Install the Debian packages " + " ".join(packages) + " (needs root or sudo)"
         )
     _run([*as_root, "apt-get", "update"], timeout=600)
     _run(
         [*as_root, "env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y"]
-        + ["--no-install-recommends", *DEBIAN_PACKAGES],
+        + ["--no-install-recommends", *packages],
         timeout=1800,
     )
 

@@ -60,6 +60,8 @@ def running(request, bake, project_env, tmp_path_factory):
         DJANGO_BIND=f"127.0.0.1:{web_port}",
         FLOWER_ADDRESS="127.0.0.1",
         FLOWER_PORT=str(flower_port),
+        # With the Redis broker, Flower runs under a URL prefix, as behind a shared proxy.
+        FLOWER_URL_PREFIX="flower" if options["broker"] == "redis" else "",
         CELERY_WORKER_NAME="e2e",
     )
     log_dir = tmp_path_factory.mktemp("logs")
@@ -82,7 +84,7 @@ def running(request, bake, project_env, tmp_path_factory):
         env,
         processes,
         f"http://127.0.0.1:{web_port}",
-        f"http://127.0.0.1:{flower_port}",
+        f"http://127.0.0.1:{flower_port}" + ("/flower" if options["broker"] == "redis" else ""),
     )
     try:
         running.process("celery/worker/start").wait_for_log("e2e@", timeout=60)
@@ -161,6 +163,7 @@ def test_a_request_enqueues_a_report_that_a_worker_builds(running, postgres, red
 
 
 def test_flower_needs_its_login_and_sees_the_worker_and_tasks(running):
+    request_report(running)  # a task for Flower to see
     assert requests.get(running.flower_url + "/api/workers", timeout=10).status_code == 401
     wrong = ("admin", "wrong-password")
     assert (
@@ -177,6 +180,24 @@ def test_flower_needs_its_login_and_sees_the_worker_and_tasks(running):
         return any(t["name"] == "reports.tasks.summarise_signups" for t in tasks.values())
 
     services.wait_for(report_task_seen, 30, message="Flower saw no summarise_signups task")
+
+
+def test_flower_serves_metrics_to_scrapers_and_queue_lengths_with_rabbitmq(running):
+    # Prometheus scrapers get /metrics without the login (so do not publish Flower's port).
+    metrics = requests.get(running.flower_url + "/metrics", timeout=10)
+    assert metrics.status_code == 200
+    assert "flower_events_total" in metrics.text
+
+    if running.options["broker"] == "rabbitmq":
+        login = (running.env["FLOWER_USER"], running.env["FLOWER_PASSWORD"])
+
+        def default_queue_length():
+            answer = requests.get(running.flower_url + "/api/queues/length", auth=login, timeout=30)
+            queues = {queue["name"]: queue for queue in answer.json()["active_queues"]}
+            # RabbitMQ's management API adds message counts once it has collected stats.
+            return "messages" in queues["default"]
+
+        services.wait_for(default_queue_length, 30, interval=1, message="no queue lengths")
 
 
 def test_beat_sends_a_schedule_from_the_database(running):
@@ -206,11 +227,19 @@ def test_a_broker_outage_gives_a_clear_error_and_the_site_recovers(running, requ
         broker = request.getfixturevalue("rabbitmq")
     else:
         broker = request.getfixturevalue("redis_server")
+    assert requests.get(running.web_url + "/health/", timeout=30).json() == {
+        "status": "ok",
+        "down": [],
+    }
     broker.stop()
     try:
         _, refused, seconds = request_report(running)
+        health = requests.get(running.web_url + "/health/", timeout=60)
     finally:
         broker.restart()
+
+    assert health.status_code == 503
+    assert "broker" in health.json()["down"]
 
     assert refused.status_code == 503
     assert "The task queue is unavailable, so the report was not queued." in refused.text
@@ -221,7 +250,9 @@ def test_a_broker_outage_gives_a_clear_error_and_the_site_recovers(running, requ
         browser, response, _ = request_report(running)
         if response.status_code != 302:
             return False
-        task = wait_for_finished(browser, running.web_url + response.headers["Location"] + "status/")
+        task = wait_for_finished(
+            browser, running.web_url + response.headers["Location"] + "status/"
+        )
         return task["state"] == "SUCCESS"
 
     services.wait_for(report_built, 60, interval=2, message="no report after the broker came back")

@@ -10,6 +10,8 @@ import os
 from celery import Celery
 from celery.signals import setup_logging
 
+from health import heartbeat
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
 # Every task is a background.base.BaseTask: retries with backoff, outcome hooks, and
@@ -17,6 +19,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 app = Celery("config", task_cls="background.base:BaseTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# Heartbeat files for the worker and beat containers' healthchecks (see health/heartbeat.py).
+heartbeat.install(app)
 
 
 @setup_logging.connect

@@ -3,7 +3,7 @@
 Selected by CELERY_BEAT_SCHEDULER in config/settings/base.py. Schedules still come from
 the database, exactly as with the DatabaseScheduler; on every tick this subclass also
 records that beat is alive (scheduling/heartbeat.py).
-https://django-celery-beat.readthedocs.io/en/latest/#using-custom-scheduler-classes
+https://docs.celeryq.dev/en/stable/userguide/periodic-tasks.html#using-custom-scheduler-classes
 """
 
 import logging

@@ -65,4 +65,6 @@ def last_seen(now: datetime | None = None) -> BeatSeen:
     row = BeatHeartbeat.objects.filter(pk=ROW).first()
     if row is None:
         return BeatSeen(None, None, stale_after)
-    return BeatSeen(row.seen_at, max(now - row.seen_at, timedelta(0)), stale_after, row.hostname, row.pid)
+    return BeatSeen(
+        row.seen_at, max(now - row.seen_at, timedelta(0)), stale_after, row.hostname, row.pid
+    )

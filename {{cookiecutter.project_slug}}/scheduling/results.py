@@ -1,4 +1,4 @@
-"""Where task results live, and the arguments a stored result recorded.
+"""Where task results live, and sending a stored task again with its recorded arguments.
 
 CELERY_RESULT_BACKEND is "django-db" (results in PostgreSQL, in the admin) or a redis://
 URL (results in Redis, not in the admin): the pages that show results ask here.
@@ -7,6 +7,7 @@ URL (results in Redis, not in the admin): the pages that show results ask here.
 import ast
 import json
 
+from celery import current_app
 from django.conf import settings
 
 
@@ -29,6 +30,21 @@ def recorded_arguments(result) -> tuple[list, dict]:
     return list(args), kwargs
 
 
+def resend(result) -> str:
+    """Send the task of a stored result again, with the same arguments; return the new id.
+
+    Raises ValueError when the task is unknown here or its arguments cannot be read back.
+    """
+    current_app.loader.import_default_modules()
+    task = current_app.tasks.get(result.task_name)
+    if task is None:
+        raise ValueError(f"no task named {result.task_name!r} is registered")
+    args, kwargs = recorded_arguments(result)
+    # Keep the periodic task's name, so that a re-run shows on the beat-status page.
+    headers = {"periodic_task_name": result.periodic_task_name} if result.periodic_task_name else {}
+    return task.apply_async(args=args, kwargs=kwargs, headers=headers).id
+
+
 def _literal(stored, empty):
     if stored is None:
         raise ValueError("no arguments were recorded (CELERY_RESULT_EXTENDED is off?)")
@@ -37,5 +53,6 @@ def _literal(stored, empty):
         try:
             value = ast.literal_eval(value)
         except (ValueError, SyntaxError) as error:
-            raise ValueError(f"the recorded arguments {value[:80]!r} cannot be read back") from error
+            shown = value[:80]
+            raise ValueError(f"the recorded arguments {shown!r} cannot be read back") from error
     return value

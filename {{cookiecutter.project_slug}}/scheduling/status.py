@@ -49,10 +49,10 @@ def beat_status(now: datetime | None = None) -> BeatStatus:
     now = now or timezone.now()
     tasks = PeriodicTask.objects.select_related("interval", "crontab", "solar", "clocked")
     latest = latest_results([task.name for task in tasks]) if results_in_database() else {}
-    rows = [
-        Row(task, *describe(task), timing(task, now), latest.get(task.name)) for task in tasks
-    ]
-    return BeatStatus(now, heartbeat.last_seen(now), sorted(rows, key=_by_next_run), results_in_database())
+    rows = [Row(task, *describe(task), timing(task, now), latest.get(task.name)) for task in tasks]
+    return BeatStatus(
+        now, heartbeat.last_seen(now), sorted(rows, key=_by_next_run), results_in_database()
+    )
 
 
 def latest_results(names) -> dict[str, TaskResult]:
@@ -83,7 +83,7 @@ def describe(task: PeriodicTask) -> tuple[str, str]:
         return "solar", f"at {solar.get_event_display().lower()}, {place}{once}"
     if task.clocked is not None:
         at = timezone.localtime(task.clocked.clocked_time)
-        return "clocked", f"once, at {at:%Y-%m-%d %H:%M %Z}"
+        return "clocked", f"once, at {at:%Y-%m-%d %H:%M:%S %Z}"
     return "none", "no schedule"
 
 

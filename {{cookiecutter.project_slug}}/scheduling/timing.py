@@ -9,7 +9,7 @@ https://django-celery-beat.readthedocs.io/en/latest/reference/django-celery-beat
 """
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from celery import current_app
 from django_celery_beat.models import PeriodicTask
@@ -49,4 +49,6 @@ def timing(task: PeriodicTask, now: datetime) -> Timing:
         last_run -= LONG_AGO
     last_run = last_run.astimezone(tz)
     due = bool(schedule.is_due(last_run)[0])
-    return Timing(now + schedule.remaining_estimate(last_run), due)
+    # In UTC: adding a timedelta to a datetime in a zone with daylight saving adds wall-
+    # clock time, an hour off across a change. Celery's estimate is elapsed time.
+    return Timing(now.astimezone(UTC) + schedule.remaining_estimate(last_run), due)

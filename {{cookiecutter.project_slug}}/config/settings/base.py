@@ -30,12 +30,14 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "django_celery_results",
     "background",
+    "alerts",
     "users",
     "reports",
     "rewards",
     "catalog",
     "newsletter",
     "scheduling",
+    "health",
 ]
 
 MIDDLEWARE = [
@@ -140,6 +142,16 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
 }
+
+# Failure alerts (alerts/): e-mail to ADMINS and, when set, a Slack-compatible webhook.
+# Alerts of the same kind within the window are counted, not sent again.
+SITE_URL = env("DJANGO_SITE_URL", default="http://localhost:8000")
+FLOWER_URL = env("FLOWER_URL", default="http://localhost:5555")
+ALERTS_WEBHOOK_URL = env("ALERTS_WEBHOOK_URL", default="")
+ALERTS_WINDOW_SECONDS = env.int("ALERTS_WINDOW_SECONDS", default=15 * 60)
+# A queue holding more than this many messages for this long raises an alert.
+QUEUE_DEPTH_ALERT_THRESHOLD = env.int("QUEUE_DEPTH_ALERT_THRESHOLD", default=1000)
+QUEUE_DEPTH_ALERT_AFTER_SECONDS = env.int("QUEUE_DEPTH_ALERT_AFTER_SECONDS", default=5 * 60)
 
 # ---------------------------------------------------------------------------
 # Celery: every setting below is read by config/celery_app.py through the CELERY_

@@ -9,6 +9,7 @@ result backend nothing reaches this table, and the list says where the results a
 import json
 
 from celery import current_app, states
+from celery.utils.time import maybe_timedelta
 from django.contrib import admin, messages
 from django.utils import timezone
 from django.utils.html import format_html
@@ -17,7 +18,7 @@ from django_celery_results.admin import TaskResultAdmin
 from django_celery_results.models import TaskResult
 from kombu.exceptions import OperationalError
 
-from ..results import recorded_arguments, results_in_database
+from ..results import resend, results_in_database
 
 SHOWN_AS_TEXT = ("arguments", "result_value", "traceback_text")
 
@@ -42,7 +43,15 @@ class ResultAdmin(TaskResultAdmin):
         ("Arguments", {"fields": ("arguments",)}),
         (
             "Result",
-            {"fields": ("result_value", "traceback_text", "date_created", "date_started", "date_done")},
+            {
+                "fields": (
+                    "result_value",
+                    "traceback_text",
+                    "date_created",
+                    "date_started",
+                    "date_done",
+                )
+            },
         ),
     )
 
@@ -52,7 +61,7 @@ class ResultAdmin(TaskResultAdmin):
 
     def changelist_view(self, request, extra_context=None):
         now = timezone.now()
-        expires = current_app.conf.result_expires
+        expires = maybe_timedelta(current_app.conf.result_expires)
         extra_context = {
             **(extra_context or {}),
             "results_in_database": results_in_database(),
@@ -62,7 +71,9 @@ class ResultAdmin(TaskResultAdmin):
 
     @admin.display(description="state", ordering="status")
     def state(self, result):
-        return format_html('<span class="task-state {}">{}</span>', result.status.lower(), result.status)
+        return format_html(
+            '<span class="task-state {}">{}</span>', result.status.lower(), result.status
+        )
 
     @admin.display(description="arguments (as recorded)")
     def arguments(self, result):
@@ -78,37 +89,24 @@ class ResultAdmin(TaskResultAdmin):
 
     @admin.action(description="Re-send selected failed tasks with the same arguments")
     def resend_failed(self, request, queryset):
-        current_app.loader.import_default_modules()
-        sent, skipped = [], 0
-        for result in queryset.order_by("date_created"):
-            if result.status != states.FAILURE:
-                skipped += 1
-                continue
-            task = current_app.tasks.get(result.task_name)
-            if task is None:
-                self.message_user(
-                    request, f"No task named {result.task_name!r} is registered.", messages.ERROR
-                )
-                continue
+        if skipped := queryset.exclude(status=states.FAILURE).count():
+            self.message_user(
+                request, f"Skipped {skipped} task(s) that had not failed.", messages.WARNING
+            )
+        sent = []
+        for result in queryset.filter(status=states.FAILURE).order_by("date_created"):
             try:
-                args, kwargs = recorded_arguments(result)
+                sent.append(f"{result.task_name} [{resend(result)}]")
             except ValueError as error:
-                self.message_user(
-                    request, f"Not re-sent {result.task_name} [{result.task_id}]: {error}.", messages.ERROR
-                )
-                continue
-            # Keep the periodic task's name, so its re-run shows on the beat-status page.
-            headers = {"periodic_task_name": result.periodic_task_name} if result.periodic_task_name else {}
-            try:
-                new = task.apply_async(args=args, kwargs=kwargs, headers=headers)
+                message = f"Not re-sent {result.task_name} [{result.task_id}]: {error}."
+                self.message_user(request, message, messages.ERROR)
             except OperationalError:
-                self.message_user(request, "The broker is unreachable: nothing more was sent.", messages.ERROR)
+                message = "The broker is unreachable: nothing more was sent."
+                self.message_user(request, message, messages.ERROR)
                 break
-            sent.append(f"{result.task_name} [{new.id}]")
         if sent:
-            self.message_user(request, f"Re-sent {len(sent)} failed task(s) as new tasks: {', '.join(sent)}.")
-        if skipped:
-            self.message_user(request, f"Skipped {skipped} task(s) that had not failed.", messages.WARNING)
+            message = f"Re-sent {len(sent)} failed task(s) as new tasks: {', '.join(sent)}."
+            self.message_user(request, message)
 
 
 def _text(stored):

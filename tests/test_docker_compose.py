@@ -1,0 +1,287 @@
+"""`docker compose up` for real: the generated stacks come up healthy on a Docker engine.
+
+For the local stack (compose.yaml) with each broker, and for the production stack
+(compose.production.yaml): generate a project, build its image, run
+`docker compose up --wait` until every service is healthy (the time it takes is
+reported at the end of the run), then use the site as a person would: ask for a report
+on the web page and watch a worker build it, see beat send a schedule, find Flower
+behind its login. `docker compose down --volumes` at the end.
+
+The engine and the images come from tests/docker_engine.py: a private dockerd, and
+offline stand-ins for the official images, tagged with their names. The compose files
+are used as generated; the only addition is an override file, written here outside the
+project, that publishes the ports on free ports of 127.0.0.1 instead of the fixed ones
+a developer opens.
+
+Where no Docker engine can start, these tests are skipped with the reason; in CI
+(CI=true) they fail instead.
+"""
+
+import json
+import os
+import re
+import time
+from http.cookiejar import DefaultCookiePolicy
+
+import pytest
+import requests
+
+from tests import services
+from tests.conftest import SERVERS_USED
+from tests.docker_engine import DockerEngine, DockerUnavailable
+
+COMPOSE_FILES = {"local": "compose.yaml", "production": "compose.production.yaml"}
+# The services each stack publishes, and their container ports.
+PUBLISHED = {
+    "local": {"django": 8000, "flower": 5555, "mailpit": 8025, "rabbitmq": 15672},
+    "production": {"django": 8000, "flower": 5555},
+}
+# Services that run once and exit; every other service must be healthy.
+ONE_SHOT = {"migrate", "check-secrets"}
+WORKERS = ("default", "priority", "bulk")
+DOMAIN = "example.com"  # the template's default domain_name
+
+
+@pytest.fixture(scope="module")
+def docker_engine():
+    engine = DockerEngine()
+    try:
+        engine.start()
+    except DockerUnavailable as error:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI must run the compose tests, but no Docker engine started: {error}")
+        pytest.skip(f"no Docker engine can start here: {error}")
+    version = engine.docker("version", "--format", "{{.Server.Version}}").stdout.strip()
+    SERVERS_USED.append(f"Docker Engine {version}, data in {engine.data_dir}")
+    yield engine
+    engine.stop()
+
+
+class BehindTheProxy(DefaultCookiePolicy):
+    """Send Secure cookies over the tests' plain HTTP: the production site is told by
+    X-Forwarded-Proto that a TLS proxy received the request, so its cookies are Secure."""
+
+    def return_ok_secure(self, cookie, request):
+        return True
+
+
+class Stack:
+    def __init__(self, engine, project, kind, broker, override):
+        self.engine = engine
+        self.project = project
+        self.kind = kind
+        self.broker = broker
+        self.files = [COMPOSE_FILES[kind], str(override)]
+        self.ports = {}
+
+    @property
+    def label(self):
+        return f"{COMPOSE_FILES[self.kind]} ({self.broker})"
+
+    def compose(self, *args, **kwargs):
+        return self.engine.compose(self.project, *args, files=self.files, **kwargs)
+
+    def url(self, service, path="/"):
+        return f"http://127.0.0.1:{self.ports[service]}{path}"
+
+    def browser(self):
+        """A requests session that reaches the site as a browser would through the proxy."""
+        browser = requests.Session()
+        if self.kind == "production":
+            browser.headers.update(
+                {"Host": DOMAIN, "X-Forwarded-Proto": "https", "Referer": f"https://{DOMAIN}/"}
+            )
+            browser.cookies.set_policy(BehindTheProxy())
+        return browser
+
+    def logs(self, service):
+        return self.compose("logs", "--no-color", "--no-log-prefix", service).stdout
+
+    def containers(self):
+        output = self.compose("ps", "--all", "--format", "json").stdout.strip()
+        if output.startswith("["):
+            return json.loads(output)
+        return [json.loads(line) for line in output.splitlines()]
+
+    def env_file(self):
+        """The variables of the env file this stack's services read."""
+        path = self.project / (".env" if self.kind == "local" else ".env.production")
+        lines = path.read_text().splitlines()
+        return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+
+    def manage(self, *args):
+        return self.compose("exec", "-T", "django", "python", "manage.py", *args).stdout
+
+    def diagnosis(self):
+        status = self.compose("ps", "--all", check=False).stdout
+        logs = self.compose("logs", "--no-color", "--tail", "40", check=False).stdout
+        return f"{status}\n{logs[-12000:]}"
+
+
+def write_override(stack, path):
+    """Publish each port on a free port of 127.0.0.1: the fixed ones may be taken here."""
+    lines = [
+        "# Written by tests/test_docker_compose.py: free ports, on 127.0.0.1 only.",
+        "services:",
+    ]
+    for service, port in PUBLISHED[stack.kind].items():
+        if service == "rabbitmq" and stack.broker != "rabbitmq":
+            continue
+        stack.ports[service] = services.free_port()
+        lines += [
+            f"  {service}:",
+            f'    ports: !override ["127.0.0.1:{stack.ports[service]}:{port}"]',
+        ]
+    path.write_text("\n".join(lines) + "\n")
+
+
+@pytest.fixture(
+    scope="module",
+    params=[("local", "rabbitmq"), ("local", "redis"), ("production", "rabbitmq")],
+    ids=lambda param: "-".join(param),
+)
+def stack(request, docker_engine, bake, tmp_path_factory):
+    kind, broker = request.param
+    project = bake(broker=broker, project_slug=f"compose_{kind}_{broker}")
+    override = tmp_path_factory.mktemp("compose") / "ports.yaml"
+    stack = Stack(docker_engine, project, kind, broker, override)
+    write_override(stack, override)
+
+    started = time.monotonic()
+    docker_engine.provide_images(project, COMPOSE_FILES[kind])
+    docker_engine.build_project_images(project, COMPOSE_FILES[kind])
+    print(f"\n[{stack.label}] images ready in {time.monotonic() - started:.1f} s")
+    try:
+        started = time.monotonic()
+        up = stack.compose(
+            "up", "--detach", "--wait", "--wait-timeout", "300", "--no-build", "--pull", "never",
+            check=False, timeout=420,
+        )  # fmt: skip
+        seconds = time.monotonic() - started
+        assert up.returncode == 0, f"{up.stderr[-3000:]}\n{stack.diagnosis()}"
+        SERVERS_USED.append(f"{stack.label}: every service healthy {seconds:.1f} s after `up`")
+        print(f"[{stack.label}] every service healthy {seconds:.1f} s after `up`")
+        yield stack
+    finally:
+        stack.compose("down", "--volumes", "--remove-orphans", "--timeout", "30", check=False)
+
+
+def test_every_service_has_a_healthcheck_and_is_healthy(stack):
+    containers = {container["Service"]: container for container in stack.containers()}
+    config = json.loads(stack.compose("config", "--format", "json").stdout)
+
+    assert set(containers) == set(config["services"])
+    for service, container in containers.items():
+        if service in ONE_SHOT:
+            assert (container["State"], container["ExitCode"]) == ("exited", 0), container
+        else:
+            assert "healthcheck" in config["services"][service], service
+            assert container["Health"] == "healthy", container
+
+
+def test_the_health_endpoint_finds_every_server_up(stack):
+    response = stack.browser().get(stack.url("django", "/health/"), timeout=30)
+
+    assert response.status_code == 200, response.text
+    assert response.json() == {"status": "ok", "down": []}
+
+
+def test_a_report_asked_for_on_the_page_is_built_by_a_worker(stack):
+    browser = stack.browser()
+    assert browser.get(stack.url("django"), timeout=30).status_code == 200
+
+    response = browser.post(
+        stack.url("django"),
+        data={"days": 7, "csrfmiddlewaretoken": browser.cookies["csrftoken"]},
+        allow_redirects=False,
+        timeout=30,
+    )
+
+    assert response.status_code == 302, response.text[:2000]
+    task_id = re.search(r"/tasks/([0-9a-f-]{36})/", response.headers["Location"])[1]
+    task = {}
+
+    def finished():
+        task.update(browser.get(stack.url("django", f"/tasks/{task_id}/status/")).json())
+        return task["state"] in ("SUCCESS", "FAILURE")
+
+    services.wait_for(finished, 60, interval=0.5, message=f"the task never finished: {task}")
+    assert task["state"] == "SUCCESS", task
+    assert task["result"]["days"] == 7
+    assert f"summarise_signups[{task_id}] succeeded" in stack.logs("celeryworker")
+
+
+def test_static_files_are_served(stack):
+    response = stack.browser().get(stack.url("django", "/static/admin/css/base.css"), timeout=30)
+
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("text/css")
+
+
+def test_beat_sends_a_schedule_from_the_database(stack):
+    def runs():
+        return len(re.findall(r"summarise_signups\[[^]]+\] succeeded", stack.logs("celeryworker")))
+
+    runs_before = runs()
+    stack.manage(
+        "shell",
+        "-c",
+        "from django_celery_beat.models import IntervalSchedule, PeriodicTask; "
+        "every, _ = IntervalSchedule.objects.get_or_create(every=1, period='seconds'); "
+        "PeriodicTask.objects.create(name='compose check', interval=every, "
+        "task='reports.tasks.summarise_signups', args='[1]')",
+    )
+
+    services.wait_for(
+        lambda: "Sending due task compose check" in stack.logs("celerybeat"),
+        30,
+        interval=1,
+        message="beat did not send the schedule",
+    )
+    services.wait_for(
+        lambda: runs() >= runs_before + 2,
+        30,
+        interval=1,
+        message="no worker ran what beat sent",
+    )
+
+
+def test_flower_asks_for_its_login_and_lists_every_worker(stack):
+    url = stack.url("flower", "/api/workers?refresh=1")
+    env = stack.env_file()
+
+    assert requests.get(url, timeout=30).status_code == 401
+    workers = requests.get(url, auth=(env["FLOWER_USER"], env["FLOWER_PASSWORD"]), timeout=60)
+
+    assert workers.status_code == 200
+    assert sorted(name.split("@")[0] for name in workers.json()) == sorted(WORKERS)
+
+
+def test_production_refuses_to_start_with_placeholder_secrets(docker_engine, bake):
+    project = bake(project_slug="compose_refusal")
+    # A server freshly set up from the committed example, its placeholders left in.
+    (project / ".env.production").write_text((project / ".env.production.example").read_text())
+    docker_engine.provide_images(project, "compose.production.yaml")
+    docker_engine.build_project_images(project, "compose.production.yaml")
+    files = ["compose.production.yaml"]
+    try:
+        up = docker_engine.compose(
+            project, "up", "--detach", "--wait", "--no-build", "--pull", "never",
+            files=files, check=False, timeout=300,
+        )  # fmt: skip
+        logs = docker_engine.compose(project, "logs", "--no-color", "check-secrets", files=files)
+        states = {
+            line.split()[0]: line.split()[1]
+            for line in docker_engine.compose(
+                project, "ps", "--all", "--format", "{{.Service}} {{.State}}", files=files
+            ).stdout.splitlines()
+        }
+    finally:
+        docker_engine.compose(project, "down", "--volumes", files=files, check=False)
+
+    assert up.returncode != 0
+    assert "Refusing to start" in logs.stdout
+    assert "DJANGO_SECRET_KEY still holds a change-me-... placeholder" in logs.stdout
+    # The database and the broker never started, so no placeholder password was stored.
+    assert states["postgres"] == "created"
+    assert states["rabbitmq"] == "created"

@@ -1,0 +1,256 @@
+"""The task patterns, proven with the project's own worker processes on real brokers.
+
+For each broker, a generated project runs one worker per queue (default, priority,
+bulk) through compose/local/celery/worker/start, as compose runs them. The tests then
+check what only real worker processes can show: routing to separate workers, rate
+limits, soft time limits, dead-lettering, and late acknowledgement surviving a worker
+killed with SIGKILL.
+"""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+
+from tests import services
+from tests.processes import ProjectProcess, stop_all
+
+WORKERS = {
+    "default": {"CELERY_WORKER_QUEUES": "default", "CELERY_WORKER_CONCURRENCY": "2"},
+    "priority": {"CELERY_WORKER_QUEUES": "priority", "CELERY_WORKER_CONCURRENCY": "1"},
+    "bulk": {"CELERY_WORKER_QUEUES": "bulk", "CELERY_WORKER_CONCURRENCY": "1"},
+}
+
+
+class Project:
+    def __init__(self, broker, path, env, log_dir, postgres):
+        self.broker = broker
+        self.path = path
+        self.env = env
+        self.log_dir = log_dir
+        self.database = env["DATABASE_URL"].rsplit("/", 1)[1]
+        self.postgres = postgres
+        self.workers = {}
+
+    def start_worker(self, queue):
+        env = dict(self.env, CELERY_WORKER_NAME=queue, **WORKERS[queue])
+        name = f"worker-{queue}-{time.monotonic_ns()}"
+        worker = ProjectProcess(self.path, "celery/worker/start", env, self.log_dir, name).start()
+        worker.wait_for_log(f"{queue}@", timeout=60)
+        worker.wait_for_log(" ready.", timeout=60)
+        self.workers[queue] = worker
+        return worker
+
+    def shell(self, code):
+        """Run Python in the project's Django shell, as a person at `manage.py shell` would."""
+        result = subprocess.run(
+            ["python", "manage.py", "shell", "--no-imports", "-c", code],
+            cwd=self.path,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        return result.stdout.strip()
+
+    def sql(self, query):
+        return self.postgres.psql(query, db=self.database).strip()
+
+
+@pytest.fixture(scope="module", params=["rabbitmq", "redis"])
+def project(request, bake, project_env, postgres, tmp_path_factory):
+    broker = request.param
+    path = bake(broker=broker, project_slug=f"patterns_{broker}")
+    env = project_env({"broker": broker, "result_backend": "django-db"})
+    # Redis hands a killed worker's unacknowledged tasks to another worker only after the
+    # visibility timeout; shorten it so the SIGKILL test need not wait 12 hours.
+    env["CELERY_VISIBILITY_TIMEOUT"] = "10"
+    log_dir = tmp_path_factory.mktemp(f"patterns-{broker}")
+    project = Project(broker, path, env, log_dir, postgres)
+    migrate = ProjectProcess(path, "django/migrate", env, log_dir).start()
+    assert migrate.process.wait(120) == 0, migrate.log_text()
+    try:
+        for queue in WORKERS:
+            project.start_worker(queue)
+        yield project
+    finally:
+        assert stop_all(list(project.workers.values())) == []
+
+
+def test_each_worker_consumes_only_its_own_queue(project):
+    output = subprocess.run(
+        ["celery", "-A", "config", "inspect", "active_queues", "--json", "--timeout", "5"],
+        cwd=project.path,
+        env=project.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    consumed = {
+        node.split("@")[0]: sorted(queue["name"] for queue in queues)
+        for node, queues in json.loads(output.strip().splitlines()[-1]).items()
+    }
+
+    assert consumed == {"default": ["default"], "priority": ["priority"], "bulk": ["bulk"]}
+
+
+def test_tasks_run_on_the_worker_of_the_queue_they_are_routed_to(project):
+    project.shell(
+        "from django.contrib.auth import get_user_model; "
+        "from newsletter.tasks import send_welcome_email; "
+        "from reports.tasks import build_signup_export, summarise_signups; "
+        "user = get_user_model().objects.create_user('routed', 'routed@example.com'); "
+        "send_welcome_email.delay(user.id); build_signup_export.delay(); "
+        "summarise_signups.delay(7)"
+    )
+
+    expected = {
+        "priority": "newsletter.tasks.send_welcome_email",
+        "bulk": "reports.tasks.build_signup_export",
+        "default": "reports.tasks.summarise_signups",
+    }
+    for queue, task in expected.items():
+        worker = project.workers[queue]
+        worker.wait_for_log(f"{task}[", timeout=30)
+        others = set(expected.values()) - {task}
+        assert not any(f"{other}[" in worker.log_text() for other in others), queue
+
+
+def test_the_rate_limit_spaces_out_deliveries(project):
+    count = 30
+    project.shell(
+        "from django.contrib.auth import get_user_model; "
+        "from newsletter import services; "
+        f"[get_user_model().objects.create_user(f'reader{{n}}', f'r{{n}}@example.com') "
+        f"for n in range({count})]; "
+        "services.create_newsletter('Rate limited', 'Hello')"
+    )
+
+    def all_sent():
+        pending, total = project.sql(
+            "SELECT count(*) FILTER (WHERE status = 'pending'), count(*) FROM newsletter_delivery"
+        ).split("|")
+        return pending == "0" and int(total) >= count
+
+    services.wait_for(all_sent, 60, message="the newsletter was not delivered")
+    span = float(
+        project.sql(
+            "SELECT extract(epoch FROM max(sent_at) - min(sent_at)) FROM newsletter_delivery"
+        )
+    )
+    sent = int(project.sql("SELECT count(*) FROM newsletter_delivery"))
+    # 20 a second: n deliveries cannot take less than (n - 1) / 20 s.
+    print(f"\n{sent} deliveries at rate_limit 20/s took {span:.2f} s")
+    assert span >= 0.9 * (sent - 1) / 20
+
+
+@pytest.fixture
+def trickling_server():
+    """An HTTP server that answers, then sends its body one byte every half second."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve():
+        listener.settimeout(0.5)
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with connection:
+                connection.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: 100000\r\n\r\n"
+                )
+                for _ in range(120):
+                    if stop.wait(0.5):
+                        break
+                    try:
+                        connection.sendall(b" ")
+                    except OSError:
+                        break
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}/feed"
+    stop.set()
+    thread.join(5)
+    listener.close()
+
+
+def test_the_soft_time_limit_stops_a_feed_that_never_ends(project, trickling_server):
+    run_id = project.shell(
+        "from catalog import tasks; from catalog.models import ImportRun, Supplier; "
+        f"supplier = Supplier.objects.create(name='Slow', feed_url='{trickling_server}'); "
+        "run = ImportRun.objects.create(supplier=supplier); "
+        "workflow = tasks.import_workflow(supplier.id, run.id); "
+        # The same task with a 2 s soft limit instead of 30 s, to keep the test short.
+        "workflow.tasks[0].set(soft_time_limit=2, time_limit=10); "
+        "workflow.apply_async(); print(run.id)"
+    )
+    started = time.monotonic()
+
+    services.wait_for(
+        lambda: (
+            project.sql(f"SELECT status FROM catalog_importrun WHERE id = {run_id}") == "failed"
+        ),
+        30,
+        message="the import of a never-ending feed did not fail",
+    )
+    error = project.sql(f"SELECT error FROM catalog_importrun WHERE id = {run_id}")
+    print(f"\nthe never-ending feed was given up after {time.monotonic() - started:.1f} s")
+    assert error.startswith("FeedTooSlow: the feed of supplier")
+    assert "Hard time limit" not in project.workers["default"].log_text()
+
+
+def test_a_rejected_message_is_dead_lettered(project, rabbitmq):
+    if project.broker != "rabbitmq":
+        pytest.skip("Redis has no dead-lettering: the worker logs and drops such a message")
+    vhost = project.env["CELERY_BROKER_URL"].rsplit("/", 1)[1]
+
+    project.shell(
+        "from config.celery_app import app; app.send_task('no.such.task', queue='default')"
+    )
+
+    def dead_letters():
+        queue = rabbitmq.api("GET", f"queues/{vhost}/dead_letter")
+        return queue.get("messages", 0) >= 1
+
+    services.wait_for(dead_letters, 30, message="the unknown task was not dead-lettered")
+    assert "Received unregistered task of type 'no.such.task'" in (
+        project.workers["default"].log_text()
+    )
+
+
+def test_a_worker_killed_mid_batch_loses_and_doubles_nothing(project):
+    total = 500
+    project.shell(
+        "from django.contrib.auth import get_user_model; "
+        "from rewards.models import Purchase; from rewards.tasks import award_points; "
+        "buyer = get_user_model().objects.create_user('bulk-buyer'); "
+        f"purchases = Purchase.objects.bulk_create([Purchase(user=buyer, amount=1) "
+        f"for _ in range({total})]); "
+        "[award_points.delay(purchase.id) for purchase in purchases]"
+    )
+
+    def awarded():
+        return int(project.sql("SELECT count(*) FROM rewards_pointsentry"))
+
+    services.wait_for(lambda: awarded() >= 20, 60, message="no points were awarded")
+    worker = project.workers["default"]
+    os.killpg(worker.process.pid, signal.SIGKILL)
+    worker.process.wait()
+    at_kill = awarded()
+    replacement = project.start_worker("default")
+
+    services.wait_for(lambda: awarded() == total, 120, message=f"only {awarded()} of {total}")
+    balance = int(project.sql("SELECT points FROM rewards_balance"))
+    print(f"\nkilled the worker at {at_kill}/{total}; after restart: {awarded()} entries")
+    assert balance == total  # each purchase's point added exactly once
+    assert replacement.process.poll() is None

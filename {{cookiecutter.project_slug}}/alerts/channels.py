@@ -1,0 +1,56 @@
+"""Where alerts go: the admins' e-mail, and a chat webhook when one is configured.
+
+A channel that fails is logged and skipped. An alert is sent from inside a worker,
+often because something is already broken; it must never break the worker further.
+"""
+
+import logging
+
+import requests
+from django.conf import settings
+from django.core.mail import mail_admins
+
+from . import throttle
+
+logger = logging.getLogger(__name__)
+
+WEBHOOK_TIMEOUT = 5
+
+
+def email_admins(alert):
+    mail_admins(alert.title, alert.body)
+
+
+def post_to_webhook(alert):
+    """POST the alert as Slack-compatible JSON: {"text": ...}."""
+    text = f"*{alert.title}*\n```{alert.body[:3000]}```"
+    response = requests.post(
+        settings.ALERTS_WEBHOOK_URL, json={"text": text}, timeout=WEBHOOK_TIMEOUT
+    )
+    response.raise_for_status()
+
+
+def channels():
+    found = [email_admins]
+    if settings.ALERTS_WEBHOOK_URL:
+        found.append(post_to_webhook)
+    return found
+
+
+def notify(alert):
+    """Send the alert on every channel, unless one like it went out in this window."""
+    send, suppressed = throttle.admit(alert.kind, settings.ALERTS_WINDOW_SECONDS)
+    if not send:
+        logger.info("Alert held back (one like it was sent recently): %s", alert.title)
+        return False
+    if suppressed:
+        alert.body += (
+            f"\n\n{suppressed} more alert(s) like this one were held back in the previous "
+            f"{settings.ALERTS_WINDOW_SECONDS} s."
+        )
+    for channel in channels():
+        try:
+            channel(alert)
+        except Exception:
+            logger.exception("The %s alert channel failed", channel.__name__)
+    return True

@@ -1,0 +1,138 @@
+"""Failure alerts: sent once per final failure, held back in a storm, never fatal."""
+
+import socket
+import time
+
+import pytest
+from celery import shared_task
+from django.core.cache import cache
+
+from alerts import channels, queue_depth, throttle
+from alerts.messages import Alert
+from alerts.redaction import REDACTED, redact
+from background.testing import wait_until
+from config.celery_app import app
+
+tries = {}
+
+
+@shared_task(bind=True)
+def charge_card(self, order_id, card_token):
+    raise ValueError(f"card declined for order {order_id}")
+
+
+@shared_task(bind=True, autoretry_for=(ConnectionError,), retry_backoff=1, max_retries=2)
+def flaky_once(self, key):
+    tries[key] = tries.get(key, 0) + 1
+    if tries[key] == 1:
+        raise ConnectionError("a blip")
+    return tries[key]
+
+
+def test_secrets_are_redacted_by_name_and_in_urls():
+    arguments = {
+        "order": 7,
+        "card_token": "tok_123",
+        "nested": {"api_key": "abc", "note": "see amqp://app:hunter2@rabbitmq:5672//"},
+    }
+
+    assert redact(arguments) == {
+        "order": 7,
+        "card_token": REDACTED,
+        "nested": {"api_key": REDACTED, "note": f"see amqp://app:{REDACTED}@rabbitmq:5672//"},
+    }
+
+
+def test_a_storm_gives_one_alert_and_the_next_one_counts_the_rest():
+    decisions = [throttle.admit("storm", window_seconds=1) for _ in range(20)]
+    time.sleep(1.2)  # the window closes
+
+    assert decisions[0] == (True, 0)
+    assert all(send is False for send, _ in decisions[1:])
+    assert throttle.admit("storm", window_seconds=1) == (True, 19)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_final_failure_emails_the_admins_once_with_what_they_need(
+    celery_worker, smtp_inbox, webhook
+):
+    result = charge_card.delay(41, card_token="tok_secret")
+
+    wait_until(lambda: smtp_inbox.messages and webhook.posts)
+    [mail] = smtp_inbox.messages
+    body = mail.get_payload()
+    assert "charge_card failed: ValueError" in mail["Subject"]
+    assert f"Id:        {result.id}" in body
+    assert "Queue:     default" in body
+    assert "Arguments: [41]" in body
+    assert f"'card_token': '{REDACTED}'" in body and "tok_secret" not in body
+    assert "ValueError: card declined for order 41" in body
+    assert f"/task/{result.id}" in body
+    assert "Traceback" in body
+    assert "charge_card failed" in webhook.posts[0]["text"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_twenty_identical_failures_send_one_email(celery_worker, smtp_inbox, settings):
+    settings.ALERTS_WINDOW_SECONDS = 60
+    for order in range(20):
+        charge_card.delay(order, card_token="t")
+
+    suppressed = f"alerts:suppressed:task:{charge_card.name}:ValueError"
+    wait_until(lambda: cache.get(suppressed) == 19)
+    assert len(smtp_inbox.messages) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_retry_that_then_succeeds_sends_nothing(celery_worker, smtp_inbox):
+    flaky_once.delay("retry-only")
+
+    wait_until(lambda: tries.get("retry-only") == 2)
+    time.sleep(0.5)  # an alert would be sent before the task finishes; give it time anyway
+
+    assert smtp_inbox.messages == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_dead_webhook_neither_breaks_the_worker_nor_stops_the_email(
+    celery_worker, smtp_inbox, settings
+):
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        settings.ALERTS_WEBHOOK_URL = f"http://127.0.0.1:{probe.getsockname()[1]}/hook"
+
+    charge_card.delay(2, card_token="t")
+    wait_until(lambda: smtp_inbox.messages)
+
+    assert flaky_once.delay("after-dead-webhook") is not None
+    wait_until(lambda: tries.get("after-dead-webhook") == 2)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_queue_that_stays_deep_raises_an_alert(smtp_inbox):
+    from kombu import Queue
+
+    probe = Queue("depth_probe", routing_key="depth_probe")
+    with app.connection_for_write() as connection:
+        probe(connection.default_channel).declare()
+        with connection.Producer() as producer:
+            for number in range(5):
+                producer.publish({"n": number}, routing_key="depth_probe", retry=True)
+    try:
+        lengths = queue_depth.queue_lengths(app, ["depth_probe"])
+        queue_depth.alert_on_deep_queues(lengths, threshold=3, after_seconds=0)
+    finally:
+        with app.connection_for_write() as connection:
+            probe(connection.default_channel).delete()
+
+    assert lengths == {"depth_probe": 5}
+    [mail] = smtp_inbox.messages
+    assert "Queue depth_probe holds 5 messages" in mail["Subject"]
+
+
+def test_a_failing_channel_is_logged_not_raised(settings, caplog):
+    settings.ALERTS_WEBHOOK_URL = "http://127.0.0.1:9/unreachable"
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+    assert channels.notify(Alert(kind="x", title="t", body="b")) is True
+    assert "alert channel failed" in caplog.text
