@@ -21,7 +21,6 @@ import json
 import os
 import re
 import time
-from http.cookiejar import DefaultCookiePolicy
 
 import pytest
 import requests
@@ -57,12 +56,18 @@ def docker_engine():
     engine.stop()
 
 
-class BehindTheProxy(DefaultCookiePolicy):
-    """Send Secure cookies over the tests' plain HTTP: the production site is told by
-    X-Forwarded-Proto that a TLS proxy received the request, so its cookies are Secure."""
+class BrowserBehindTheProxy(requests.Session):
+    """A browser as the production site sees it through the TLS proxy in front of it: each
+    request carries the proxy's headers, and the site's cookies, which it marks Secure
+    since X-Forwarded-Proto says HTTPS, still go back over the tests' plain HTTP."""
 
-    def return_ok_secure(self, cookie, request):
-        return True
+    def request(self, method, url, **kwargs):
+        headers = {"Host": DOMAIN, "X-Forwarded-Proto": "https", "Referer": f"https://{DOMAIN}/"}
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
+        return super().request(
+            method, url, headers={**headers, **kwargs.pop("headers", {})}, **kwargs
+        )
 
 
 class Stack:
@@ -86,13 +91,7 @@ class Stack:
 
     def browser(self):
         """A requests session that reaches the site as a browser would through the proxy."""
-        browser = requests.Session()
-        if self.kind == "production":
-            browser.headers.update(
-                {"Host": DOMAIN, "X-Forwarded-Proto": "https", "Referer": f"https://{DOMAIN}/"}
-            )
-            browser.cookies.set_policy(BehindTheProxy())
-        return browser
+        return BrowserBehindTheProxy() if self.kind == "production" else requests.Session()
 
     def logs(self, service):
         return self.compose("logs", "--no-color", "--no-log-prefix", service).stdout

@@ -3,13 +3,11 @@
 For each broker, a generated project runs one worker per queue (default, priority,
 bulk) through compose/local/celery/worker/start, as compose runs them. The tests then
 check what only real worker processes can show: routing to separate workers, rate
-limits, soft time limits, dead-lettering, and late acknowledgement surviving a worker
-killed with SIGKILL.
+limits, soft time limits and dead-lettering. Killed workers and other faults are in
+test_faults.py.
 """
 
 import json
-import os
-import signal
 import socket
 import subprocess
 import threading
@@ -18,69 +16,17 @@ import time
 import pytest
 
 from tests import services
-from tests.processes import ProjectProcess, stop_all
-
-WORKERS = {
-    "default": {"CELERY_WORKER_QUEUES": "default", "CELERY_WORKER_CONCURRENCY": "2"},
-    "priority": {"CELERY_WORKER_QUEUES": "priority", "CELERY_WORKER_CONCURRENCY": "1"},
-    "bulk": {"CELERY_WORKER_QUEUES": "bulk", "CELERY_WORKER_CONCURRENCY": "1"},
-}
-
-
-class Project:
-    def __init__(self, broker, path, env, log_dir, postgres):
-        self.broker = broker
-        self.path = path
-        self.env = env
-        self.log_dir = log_dir
-        self.database = env["DATABASE_URL"].rsplit("/", 1)[1]
-        self.postgres = postgres
-        self.workers = {}
-
-    def start_worker(self, queue):
-        env = dict(self.env, CELERY_WORKER_NAME=queue, **WORKERS[queue])
-        name = f"worker-{queue}-{time.monotonic_ns()}"
-        worker = ProjectProcess(self.path, "celery/worker/start", env, self.log_dir, name).start()
-        worker.wait_for_log(f"{queue}@", timeout=60)
-        worker.wait_for_log(" ready.", timeout=60)
-        self.workers[queue] = worker
-        return worker
-
-    def shell(self, code):
-        """Run Python in the project's Django shell, as a person at `manage.py shell` would."""
-        result = subprocess.run(
-            ["python", "manage.py", "shell", "--no-imports", "-c", code],
-            cwd=self.path,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert result.returncode == 0, result.stderr[-3000:]
-        return result.stdout.strip()
-
-    def sql(self, query):
-        return self.postgres.psql(query, db=self.database).strip()
+from tests.projects import running_project
 
 
 @pytest.fixture(scope="module", params=["rabbitmq", "redis"])
 def project(request, bake, project_env, postgres, tmp_path_factory):
     broker = request.param
-    path = bake(broker=broker, project_slug=f"patterns_{broker}")
-    env = project_env({"broker": broker, "result_backend": "django-db"})
-    # Redis hands a killed worker's unacknowledged tasks to another worker only after the
-    # visibility timeout; shorten it so the SIGKILL test need not wait 12 hours.
-    env["CELERY_VISIBILITY_TIMEOUT"] = "10"
     log_dir = tmp_path_factory.mktemp(f"patterns-{broker}")
-    project = Project(broker, path, env, log_dir, postgres)
-    migrate = ProjectProcess(path, "django/migrate", env, log_dir).start()
-    assert migrate.process.wait(120) == 0, migrate.log_text()
-    try:
-        for queue in WORKERS:
-            project.start_worker(queue)
+    with running_project(
+        f"patterns_{broker}", broker, bake, project_env, postgres, log_dir
+    ) as project:
         yield project
-    finally:
-        assert stop_all(list(project.workers.values())) == []
 
 
 def test_each_worker_consumes_only_its_own_queue(project):
@@ -226,31 +172,3 @@ def test_a_rejected_message_is_dead_lettered(project, rabbitmq):
     assert "Received unregistered task of type 'no.such.task'" in (
         project.workers["default"].log_text()
     )
-
-
-def test_a_worker_killed_mid_batch_loses_and_doubles_nothing(project):
-    total = 500
-    project.shell(
-        "from django.contrib.auth import get_user_model; "
-        "from rewards.models import Purchase; from rewards.tasks import award_points; "
-        "buyer = get_user_model().objects.create_user('bulk-buyer'); "
-        f"purchases = Purchase.objects.bulk_create([Purchase(user=buyer, amount=1) "
-        f"for _ in range({total})]); "
-        "[award_points.delay(purchase.id) for purchase in purchases]"
-    )
-
-    def awarded():
-        return int(project.sql("SELECT count(*) FROM rewards_pointsentry"))
-
-    services.wait_for(lambda: awarded() >= 20, 60, message="no points were awarded")
-    worker = project.workers["default"]
-    os.killpg(worker.process.pid, signal.SIGKILL)
-    worker.process.wait()
-    at_kill = awarded()
-    replacement = project.start_worker("default")
-
-    services.wait_for(lambda: awarded() == total, 120, message=f"only {awarded()} of {total}")
-    balance = int(project.sql("SELECT points FROM rewards_balance"))
-    print(f"\nkilled the worker at {at_kill}/{total}; after restart: {awarded()} entries")
-    assert balance == total  # each purchase's point added exactly once
-    assert replacement.process.poll() is None

@@ -9,15 +9,26 @@ declares only what is specific to the task: which errors are transient.
 https://docs.celeryq.dev/en/stable/userguide/tasks.html#automatic-retry-for-known-exceptions
 """
 
+import json
 import logging
 import math
 import random
 
 from celery.contrib.django.task import DjangoTask
+from django.db import InterfaceError, OperationalError
 
 from .signals import task_failed_for_good
 
 logger = logging.getLogger(__name__)
+
+# The database being unreachable (restarting, failing over, out of connections) is
+# transient for any task: its transaction did not commit, so trying again later is
+# safe. A task that declares its own transient errors adds these to them.
+DATABASE_ERRORS = (OperationalError, InterfaceError)
+
+
+class PayloadTooLarge(ValueError):
+    """A task's arguments are too big to travel through the broker."""
 
 
 class BaseTask(DjangoTask):
@@ -31,6 +42,7 @@ class BaseTask(DjangoTask):
     # Retries for the errors a task lists in `autoretry_for`: about 5 s, 10 s, 20 s, ...
     # up to 10 minutes between attempts, 5 retries in all. Other errors are permanent
     # and fail at once. https://docs.celeryq.dev/en/stable/userguide/tasks.html#Task.retry_backoff
+    autoretry_for = DATABASE_ERRORS
     retry_backoff = 5
     retry_backoff_max = 600
     max_retries = 5
@@ -39,6 +51,27 @@ class BaseTask(DjangoTask):
     # tasks that failed together still come back apart, and delays still grow.
     retry_jitter = False
     jitter_fraction = 0.25
+
+    # Arguments travel through the broker in every message and every retry. Past this
+    # size, pass an id (or a file's path) and let the task load the data instead.
+    max_payload_bytes = 256 * 1024
+
+    def check_payload(self, args, kwargs):
+        size = len(json.dumps([args, kwargs], default=str))
+        if size > self.max_payload_bytes:
+            raise PayloadTooLarge(
+                f"{self.name}'s arguments are {size} bytes, over {self.max_payload_bytes}: "
+                "pass an id and let the task load the data"
+            )
+
+    def apply_async(self, args=None, kwargs=None, *more, **options):
+        self.check_payload(args, kwargs)
+        return super().apply_async(args, kwargs, *more, **options)
+
+    def delay_on_commit(self, *args, **kwargs):
+        # Check now, at the call site, not at commit time when the caller is gone.
+        self.check_payload(args, kwargs)
+        return super().delay_on_commit(*args, **kwargs)
 
     def backoff_delay(self, retries=None):
         """Seconds to wait before retry number `retries` (default: the next one).

@@ -12,6 +12,8 @@ import requests
 from celery import chain, chord, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 
+from background.base import DATABASE_ERRORS
+
 from . import services
 from .models import Supplier
 
@@ -19,7 +21,12 @@ logger = logging.getLogger(__name__)
 
 # Errors after which the same request may succeed later. Everything else (BadFeed, a
 # bug) fails at once: retrying a 404 five times only delays the bad news.
-TRANSIENT_ERRORS = (requests.ConnectionError, requests.Timeout, services.FeedUnavailable)
+TRANSIENT_ERRORS = (
+    *DATABASE_ERRORS,
+    requests.ConnectionError,
+    requests.Timeout,
+    services.FeedUnavailable,
+)
 
 
 class FeedTooSlow(services.BadFeed):

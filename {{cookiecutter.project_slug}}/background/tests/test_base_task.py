@@ -6,7 +6,7 @@ import time
 import pytest
 from celery import shared_task
 
-from background.base import BaseTask
+from background.base import BaseTask, PayloadTooLarge
 from background.log_context import TaskContextFilter
 from background.signals import task_failed_for_good
 from background.testing import wait_until
@@ -82,3 +82,17 @@ def test_log_lines_outside_a_task_carry_no_task_context():
     TaskContextFilter().filter(record)
 
     assert record.task == ""
+
+
+def test_oversized_arguments_are_refused_before_anything_is_sent():
+    with pytest.raises(PayloadTooLarge, match="pass an id"):
+        summarise_signups.delay("x" * 300_000)
+
+
+def test_the_redis_visibility_timeout_outlasts_the_longest_retry_delay(settings):
+    # On Redis, a message held longer than the visibility timeout is handed out again:
+    # a retry countdown longer than it would run the task twice.
+    task = summarise_signups
+    longest_delay = task.retry_backoff_max * (1 + task.jitter_fraction)
+
+    assert settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] > longest_delay

@@ -237,6 +237,8 @@ CELERY_TASK_CREATE_MISSING_QUEUES = False
 # A late-ack task that fails for good is rejected, so RabbitMQ dead-letters it.
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#task-acks-on-failure-or-timeout
 CELERY_TASK_ACKS_ON_FAILURE_OR_TIMEOUT = False
+# Undecodable messages (not JSON, pickle, garbage) are dead-lettered instead of dropped.
+CELERY_WORKER_CONSUMER = "background.consumer:DeadLetteringConsumer"
 # A late-ack task whose worker process is killed goes back to the queue. Only tasks
 # that are safe to run twice set acks_late=True (see background/base.py's docs).
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#task-reject-on-worker-lost

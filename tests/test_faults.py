@@ -1,0 +1,343 @@
+"""Faults: prove that work moved to the background is neither lost nor done twice.
+
+For each broker, a generated project's workers run as real processes against real
+servers, and each test breaks something for real: SIGKILL or SIGTERM to a worker, a
+broker or database killed and restarted mid-run, malformed messages. Each test prints
+what it sent, what completed, and what was lost or duplicated; expected: 0 and 0.
+
+The side effect used is rewards' award_points: one PointsEntry per purchase (a unique
+row) and a balance increment in the same transaction. The task returns 0 when it finds
+the purchase already awarded, so the worker's log counts duplicate executions that the
+unique row absorbed, separately from duplicate effects, which must never happen.
+"""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from tests import services
+from tests.projects import running_project
+
+
+@pytest.fixture(scope="module", params=["rabbitmq", "redis"])
+def project(request, bake, project_env, postgres, tmp_path_factory):
+    broker = request.param
+    log_dir = tmp_path_factory.mktemp(f"faults-{broker}")
+    queues = ("default",)
+    with running_project(
+        f"faults_{broker}", broker, bake, project_env, postgres, log_dir, queues
+    ) as project:
+        yield project
+
+
+def create_purchases(project, buyer, count):
+    """Create `count` purchases of 1 for a new user; return their ids."""
+    output = project.shell(
+        "from django.contrib.auth import get_user_model; from rewards.models import Purchase; "
+        f"buyer = get_user_model().objects.create_user('{buyer}'); "
+        f"purchases = Purchase.objects.bulk_create([Purchase(user=buyer, amount=1) "
+        f"for _ in range({count})]); "
+        "print(','.join(str(p.id) for p in purchases))"
+    )
+    return [int(value) for value in output.splitlines()[-1].split(",")]
+
+
+def award_all(project, purchase_ids):
+    ids = ",".join(map(str, purchase_ids))
+    project.shell(
+        "from rewards.tasks import award_points; "
+        f"[award_points.delay(purchase_id) for purchase_id in [{ids}]]"
+    )
+
+
+def awarded(project, buyer):
+    return int(
+        project.sql(
+            "SELECT count(*) FROM rewards_pointsentry e JOIN users_user u ON u.id = e.user_id "
+            f"WHERE u.username = '{buyer}'"
+        )
+    )
+
+
+def balance(project, buyer):
+    value = project.sql(
+        "SELECT b.points FROM rewards_balance b JOIN users_user u ON u.id = b.user_id "
+        f"WHERE u.username = '{buyer}'"
+    )
+    return int(value or 0)
+
+
+def duplicate_runs(project):
+    """award_points runs that found their purchase already awarded, in all worker logs."""
+    pattern = re.compile(r"award_points\[[0-9a-f-]+\] succeeded in [0-9.e-]+s: 0$", re.M)
+    return sum(len(pattern.findall(path.read_text())) for path in project.log_dir.glob("*.log"))
+
+
+def report(name, sent, completed, lost, duplicated, **details):
+    extra = "".join(f", {key}={value}" for key, value in details.items())
+    print(
+        f"\n[{name}] sent={sent} completed={completed} lost={lost} duplicated={duplicated}{extra}"
+    )
+
+
+def test_a_worker_killed_mid_batch_loses_nothing_and_doubles_nothing(project):
+    total = 500
+    buyer = "killed-worker"
+    duplicates_before = duplicate_runs(project)
+    award_all(project, create_purchases(project, buyer, total))
+
+    services.wait_for(lambda: awarded(project, buyer) >= 20, 60, message="nothing was awarded")
+    worker = project.workers["default"]
+    os.killpg(worker.process.pid, signal.SIGKILL)
+    worker.process.wait()
+    at_kill = awarded(project, buyer)
+    project.start_worker("default")
+
+    services.wait_for(lambda: awarded(project, buyer) == total, 120, message="tasks were lost")
+    completed = balance(project, buyer)
+    report(
+        f"{project.broker}: SIGKILL",
+        sent=total,
+        completed=awarded(project, buyer),
+        lost=total - awarded(project, buyer),
+        duplicated=completed - total,
+        killed_at=at_kill,
+        redelivered_and_absorbed=duplicate_runs(project) - duplicates_before,
+    )
+    assert completed == total
+
+
+class SlowFeed(ThreadingHTTPServer):
+    """A supplier whose feed takes `delay` seconds to answer; counts the requests."""
+
+    daemon_threads = True
+
+    def __init__(self, delay):
+        super().__init__(("127.0.0.1", 0), SlowFeedHandler)
+        self.delay = delay
+        self.requests = 0
+        self.url = f"http://127.0.0.1:{self.server_port}/feed"
+
+
+class SlowFeedHandler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.server.requests += 1
+        time.sleep(self.server.delay)
+        body = json.dumps(
+            {"products": [{"sku": f"S{n}", "name": "Slow item", "price": "1"} for n in range(3)]}
+        ).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def slow_feed():
+    server = SlowFeed(delay=3)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_warm_shutdown_finishes_running_tasks_and_keeps_the_rest(project, slow_feed):
+    imports = 6
+    run_ids = project.shell(
+        "from catalog import services; from catalog.models import Supplier; "
+        f"runs = [services.start_import(Supplier.objects.create(name=f'Slow {{n}}', "
+        f"feed_url='{slow_feed.url}')) for n in range({imports})]; "
+        "print(','.join(str(run.id) for run in runs))"
+    ).splitlines()[-1]
+
+    services.wait_for(lambda: slow_feed.requests >= 2, 30, message="no import started")
+    # As `docker compose stop` does: SIGTERM, then wait for the worker to exit by itself.
+    assert project.workers["default"].stop(timeout=60), "the worker did not stop in time"
+    project.start_worker("default")
+
+    def succeeded():
+        return int(
+            project.sql(
+                f"SELECT count(*) FROM catalog_importrun WHERE id IN ({run_ids}) "
+                "AND status = 'succeeded'"
+            )
+        )
+
+    services.wait_for(lambda: succeeded() == imports, 90, message=f"{succeeded()} imports done")
+    report(
+        f"{project.broker}: SIGTERM",
+        sent=imports,
+        completed=succeeded(),
+        lost=imports - succeeded(),
+        duplicated=0,
+        feed_requests=slow_feed.requests,
+    )
+
+
+def test_a_broker_killed_during_1000_publishes_loses_no_confirmed_publish(project, request):
+    total = 1000
+    buyer = "broker-restart"
+    purchase_ids = create_purchases(project, buyer, total)
+    broker = request.getfixturevalue("rabbitmq" if project.broker == "rabbitmq" else "redis_server")
+    producer_code = (
+        "import json, sys; from rewards.tasks import award_points\n"
+        f"sent, failed = [], []\n"
+        f"for number, purchase_id in enumerate({purchase_ids}):\n"
+        "    try:\n"
+        "        award_points.delay(purchase_id)\n"
+        "        sent.append(purchase_id)\n"
+        "    except Exception as error:\n"
+        "        failed.append([purchase_id, type(error).__name__])\n"
+        "    if number % 50 == 0:\n"
+        "        print('progress', number, flush=True)\n"
+        "print(json.dumps({'sent': sent, 'failed': failed}))\n"
+    )
+    producer = subprocess.Popen(
+        ["python", "manage.py", "shell", "--no-imports", "-c", producer_code],
+        cwd=project.path,
+        env=project.env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    for line in producer.stdout:
+        if line.startswith("progress") and int(line.split()[1]) >= 200:
+            break
+    broker.kill()
+    time.sleep(1)
+    broker.restart()
+    outcome = json.loads(producer.stdout.read().strip().splitlines()[-1])
+    assert producer.wait(120) == 0
+    confirmed = set(outcome["sent"])
+
+    services.wait_for(
+        lambda: awarded(project, buyer) >= len(confirmed), 120, message="confirmed tasks were lost"
+    )
+    awarded_ids = {
+        int(value)
+        for value in project.sql(
+            "SELECT purchase_id FROM rewards_pointsentry e JOIN users_user u ON u.id = e.user_id "
+            f"WHERE u.username = '{buyer}'"
+        ).split()
+    }
+    lost = confirmed - awarded_ids
+    report(
+        f"{project.broker}: broker killed",
+        sent=len(confirmed),
+        completed=len(awarded_ids & confirmed),
+        lost=len(lost),
+        duplicated=balance(project, buyer) - len(awarded_ids),
+        refused_at_publish=len(outcome["failed"]),
+        errors=sorted({name for _, name in outcome["failed"]}),
+    )
+    assert lost == set()
+    assert balance(project, buyer) == len(awarded_ids)
+    assert all(name == "OperationalError" for _, name in outcome["failed"])
+
+
+def test_a_database_restart_mid_run_is_retried_until_every_task_succeeds(project, postgres):
+    total = 200
+    buyer = "database-restart"
+    purchase_ids = create_purchases(project, buyer, total)
+    award_all(project, purchase_ids)
+
+    postgres.kill()
+    time.sleep(2)
+    postgres.restart()
+
+    services.wait_for(
+        lambda: awarded(project, buyer) == total, 120, message="tasks were lost to the outage"
+    )
+    retries = sum(
+        path.read_text().count("Retrying after OperationalError")
+        for path in project.log_dir.glob("*.log")
+    )
+    report(
+        f"{project.broker}: database killed",
+        sent=total,
+        completed=awarded(project, buyer),
+        lost=total - awarded(project, buyer),
+        duplicated=balance(project, buyer) - total,
+        retries_logged=retries,
+    )
+    assert balance(project, buyer) == total
+
+
+def test_bad_messages_are_refused_and_the_worker_keeps_serving(project, request, tmp_path):
+    marker = tmp_path / "unpickled"
+    output = project.shell(
+        "import pickle; from kombu import Connection, Exchange\n"
+        "from config.celery_app import app\n"
+        "from rewards.tasks import award_points\n"
+        "from background.base import PayloadTooLarge\n"
+        "class Exploit:\n"
+        f"    def __reduce__(self): return (open, ({str(marker)!r}, 'w'))\n"
+        "refused = []\n"
+        "for attempt in (lambda: award_points.delay(1, 2, 3), "
+        "lambda: award_points.delay('x' * 300_000)):\n"
+        "    try:\n"
+        "        attempt()\n"
+        "    except (TypeError, PayloadTooLarge) as error:\n"
+        "        refused.append(type(error).__name__)\n"
+        "print('refused at the caller:', refused)\n"
+        "with app.connection_for_write() as connection:\n"
+        "    producer = connection.Producer(exchange=Exchange('default', type='topic'))\n"
+        "    headers = {'task': 'rewards.tasks.award_points', 'id': 'bad-json', 'lang': 'py'}\n"
+        "    producer.publish(b'{not json', routing_key='default', headers=headers,\n"
+        "                     content_type='application/json', content_encoding='utf-8')\n"
+        "    producer.publish(pickle.dumps(((Exploit(),), {}, {})), routing_key='default',\n"
+        "                     headers=dict(headers, id='pickled'),\n"
+        "                     content_type='application/x-python-serialize',\n"
+        "                     content_encoding='binary')\n"
+        "app.send_task('no.such.task', queue='default')\n"
+        "app.send_task('rewards.tasks.award_points', args=[1, 2, 3], queue='default')\n"
+        "app.send_task('rewards.tasks.award_points', args=['not an id'], queue='default')\n"
+    )
+    assert "refused at the caller: ['TypeError', 'PayloadTooLarge']" in output
+    worker = project.workers["default"]
+
+    for expected in (
+        "Rejected an undecodable message",
+        "Refusing to deserialize untrusted content of type pickle",
+        "Received unregistered task of type 'no.such.task'",
+        "Failed for good: TypeError",
+        "Failed for good: ValueError",
+    ):
+        worker.wait_for_log(expected, timeout=30)
+
+    # The worker still serves: a good task after all the bad ones completes.
+    buyer = "after-bad-messages"
+    award_all(project, create_purchases(project, buyer, 1))
+    services.wait_for(lambda: awarded(project, buyer) == 1, 30, message="the worker stopped")
+    assert not marker.exists(), "a pickle payload was deserialized"
+
+    dead = None
+    if project.broker == "rabbitmq":
+        rabbitmq = request.getfixturevalue("rabbitmq")
+        vhost = project.env["CELERY_BROKER_URL"].rsplit("/", 1)[1]
+
+        def dead_letters():
+            return rabbitmq.api("GET", f"queues/{vhost}/dead_letter").get("messages", 0)
+
+        # Undecodable, pickle, unknown task, and the two late-ack tasks that failed.
+        services.wait_for(lambda: dead_letters() >= 5, 30, interval=1, message="not dead-lettered")
+        dead = dead_letters()
+    report(
+        f"{project.broker}: bad messages",
+        sent=5,
+        completed=0,
+        lost=0,
+        duplicated=0,
+        dead_lettered=dead if dead is not None else "n/a (Redis drops rejected messages)",
+    )

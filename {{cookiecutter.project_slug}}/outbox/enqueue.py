@@ -1,0 +1,60 @@
+"""Put a task in the outbox, as part of the caller's database transaction.
+
+    with transaction.atomic():
+        order = Order.objects.create(...)
+        enqueue(send_order_confirmation, order.id)
+
+delay_on_commit() publishes after the commit, so a broker that cannot be reached at that
+moment loses the task while the order stays saved. enqueue() writes the task as a row
+of the same transaction instead: it commits with the order or not at all, and the relay
+(outbox/relay.py) publishes it once the broker answers. docs/outbox.md says when to use
+delay(), delay_on_commit() or enqueue().
+"""
+
+from django.db import connection
+from django.db.transaction import TransactionManagementError
+
+from .models import Intent
+
+# The PostgreSQL channel on which enqueue() wakes the relay. A NOTIFY sent inside a
+# transaction is delivered when it commits and dropped when it rolls back, like the
+# intent itself, and identical ones in one transaction are delivered once.
+# https://www.postgresql.org/docs/current/sql-notify.html
+CHANNEL = "outbox_intent"
+
+
+def enqueue(task, *args, **kwargs):
+    """Record, in the current transaction, that `task(*args, **kwargs)` must run.
+
+    The same arguments as `task.delay_on_commit(*args, **kwargs)`. They are stored as
+    JSON, so pass ids and plain values, as this project's tasks take anyway: a date or a
+    Decimal raises TypeError here, in the caller, rather than surprise the task later.
+    The queue is taken from the task's route now, so a route to an undeclared queue
+    fails here too, as it would with delay().
+
+    Returns the Intent; its id is the task id the task will run with.
+    """
+    if not connection.in_atomic_block:
+        raise TransactionManagementError(
+            "enqueue() belongs inside the transaction.atomic() block that writes the change "
+            "the task follows: outside one, nothing ties the task to that change."
+        )
+    intent = Intent.objects.create(
+        task_name=task.name,
+        args=list(args),
+        kwargs=kwargs,
+        queue=routed_queue(task.app, task.name, args, kwargs),
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_notify(%s, '')", [CHANNEL])
+    return intent
+
+
+def routed_queue(app, task_name, args=(), kwargs=None):
+    """The queue CELERY_TASK_ROUTES (or the task's own `queue`) sends this task to.
+
+    Raises celery.exceptions.QueueNotFound for a queue missing from CELERY_TASK_QUEUES.
+    """
+    task = app.tasks.get(task_name)
+    options = {"queue": task.queue} if getattr(task, "queue", None) else {}
+    return app.amqp.router.route(options, task_name, args, kwargs, task)["queue"].name
