@@ -11,6 +11,7 @@ Completions are read from the probe's Redis list (probe.py), never by polling th
 broker or the result backend, so counting them costs the worker one RPUSH per task.
 """
 
+import importlib
 import json
 import os
 import sys
@@ -40,10 +41,9 @@ def _probe():
 
 
 def _task(name):
-    import config.celery_app  # noqa: F401  (binds the shared tasks to the project's app)
-
     dotted, args = TASKS[name]
-    return current_app.tasks[dotted], args
+    module, _, attribute = dotted.rpartition(".")
+    return getattr(importlib.import_module(module), attribute), args
 
 
 def _entries(raw):

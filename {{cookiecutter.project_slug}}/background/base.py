@@ -17,7 +17,7 @@ import random
 from celery.contrib.django.task import DjangoTask
 from django.db import InterfaceError, OperationalError
 
-from .signals import task_failed_for_good
+from .signals import task_failed_for_good, task_succeeded
 
 logger = logging.getLogger(__name__)
 
@@ -39,9 +39,10 @@ class BaseTask(DjangoTask):
     that never existed.
     """
 
-    # Retries for the errors a task lists in `autoretry_for`: about 5 s, 10 s, 20 s, ...
-    # up to 10 minutes between attempts, 5 retries in all. Other errors are permanent
-    # and fail at once. https://docs.celeryq.dev/en/stable/userguide/tasks.html#Task.retry_backoff
+    # Retries for the errors a task lists in `autoretry_for`: 5 retries, after about 5,
+    # 10, 20, 40 and 80 s. A task that allows more retries waits at most 10 minutes (plus
+    # jitter) between them. Other errors are permanent and fail at once.
+    # https://docs.celeryq.dev/en/stable/userguide/tasks.html#Task.retry_backoff
     autoretry_for = DATABASE_ERRORS
     retry_backoff = 5
     retry_backoff_max = 600
@@ -90,6 +91,11 @@ class BaseTask(DjangoTask):
             countdown = max(1, math.ceil(spread))
         return super().retry(*args, countdown=countdown, **kwargs)
 
+    def on_success(self, retval, task_id, args, kwargs):
+        task_succeeded.send_robust(
+            sender=type(self), task=self, task_id=task_id, args=args, kwargs=kwargs, retval=retval
+        )
+
     def on_retry(self, exc, task_id, args, kwargs, einfo):
         logger.warning(
             "Retrying after %s: %s (retry %d of %d)",
@@ -103,7 +109,8 @@ class BaseTask(DjangoTask):
         # Celery calls this only when the task has failed for good: a retry goes to
         # on_retry instead. So a notification sent from here is sent once per task.
         logger.error("Failed for good: %s: %s", type(exc).__name__, exc, exc_info=exc)
-        task_failed_for_good.send(
+        # send_robust: a receiver that raises is logged by Django, not let loose here.
+        task_failed_for_good.send_robust(
             sender=type(self),
             task=self,
             task_id=task_id,

@@ -1,8 +1,8 @@
 """Declare the dead-letter queue when a worker starts.
 
 RabbitMQ drops a dead-lettered message, without any error, when no queue is bound to
-receive it. Workers never consume this queue (a person inspects it, in the RabbitMQ
-management UI or Flower), so no worker would declare it by consuming it: this does.
+receive it. Workers never consume this queue (a person inspects it in the RabbitMQ management UI),
+so no worker would declare it by consuming it: this does.
 """
 
 from celery.signals import worker_ready

@@ -9,3 +9,7 @@ from django.dispatch import Signal
 # Sent once when a task has failed and will not be retried again.
 # Arguments: task, task_id, args, kwargs, exc, einfo.
 task_failed_for_good = Signal()
+
+# Sent when a task has succeeded (for metrics or follow-up work).
+# Arguments: task, task_id, args, kwargs, retval.
+task_succeeded = Signal()

@@ -17,6 +17,22 @@ class FeedUnavailable(Exception):
     """The supplier's server failed in a way that may pass: worth retrying later."""
 
 
+class RateLimited(FeedUnavailable):
+    """429 Too Many Requests: the supplier says how many seconds to wait."""
+
+    def __init__(self, message, retry_after):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def seconds_to_wait(retry_after_header):
+    """The Retry-After header in seconds; 0 when absent or given as a date."""
+    try:
+        return max(0, int(retry_after_header or 0))
+    except ValueError:
+        return 0
+
+
 class BadFeed(Exception):
     """The feed is wrong (refused, not JSON, invalid rows): retrying cannot help."""
 
@@ -29,7 +45,10 @@ def fetch_feed(supplier_id):
     """
     supplier = Supplier.objects.get(pk=supplier_id)
     response = requests.get(supplier.feed_url, timeout=FEED_TIMEOUT)
-    if response.status_code == 429 or response.status_code >= 500:
+    if response.status_code == 429:
+        wait = seconds_to_wait(response.headers.get("Retry-After"))
+        raise RateLimited(f"{supplier.feed_url} answered 429", retry_after=wait)
+    if response.status_code >= 500:
         raise FeedUnavailable(f"{supplier.feed_url} answered {response.status_code}")
     if response.status_code != 200:
         raise BadFeed(f"{supplier.feed_url} answered {response.status_code}")

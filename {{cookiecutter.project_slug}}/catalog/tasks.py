@@ -44,11 +44,18 @@ class FeedTooSlow(services.BadFeed):
     soft_time_limit=30,
     time_limit=45,
     acks_late=True,  # downloading twice is harmless
+    bind=True,
 )
-def fetch_feed(supplier_id):
+def fetch_feed(self, supplier_id):
     """Download a supplier's feed. Step 1 of the import."""
     try:
         return services.fetch_feed(supplier_id)
+    except services.RateLimited as error:
+        # A retry by hand: the supplier said how long to wait, so wait at least that
+        # long, and never less than the usual backoff.
+        raise self.retry(
+            exc=error, countdown=max(error.retry_after, self.backoff_delay())
+        ) from error
     except SoftTimeLimitExceeded:
         # A server that trickles bytes never trips requests' timeouts. Stop here, with
         # an error that says what happened, instead of holding a worker for an hour.

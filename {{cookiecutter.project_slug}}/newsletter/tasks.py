@@ -34,8 +34,8 @@ def send_newsletter(newsletter_id):
     One task looping over 100 000 recipients would run for hours, could not be spread
     over several workers, and a crash at recipient 60 000 would leave no record of who
     got it. This dispatcher only creates the delivery rows and sends the tasks, 500 at a
-    time, so it stays quick whatever the list's size; each delivery then succeeds,
-    retries or fails on its own.
+    time: about a millisecond per recipient, and safe to re-run if it is cut short. Each
+    delivery then succeeds, retries or fails on its own.
     """
     for delivery_ids in services.create_deliveries(newsletter_id):
         group(deliver_newsletter.s(delivery_id) for delivery_id in delivery_ids).apply_async()
@@ -43,8 +43,9 @@ def send_newsletter(newsletter_id):
 
 @shared_task(
     autoretry_for=TRANSIENT_MAIL_ERRORS,
-    # The mail provider accepts 20 messages a second per connection; each worker
-    # process keeps to that. https://docs.celeryq.dev/en/stable/userguide/tasks.html#Task.rate_limit
+    # The mail provider accepts 20 messages a second. The limit holds per worker (all of
+    # its processes together), not across workers: two workers send up to 40 a second.
+    # https://docs.celeryq.dev/en/stable/userguide/tasks.html#Task.rate_limit
     rate_limit="20/s",
     acks_late=True,  # a delivery sent twice is skipped the second time
 )

@@ -11,8 +11,11 @@ of the same transaction instead: it commits with the order or not at all, and th
 delay(), delay_on_commit() or enqueue().
 """
 
-from django.db import connection
+from celery import current_app
+from celery.exceptions import QueueNotFound
+from django.db import connection, transaction
 from django.db.transaction import TransactionManagementError
+from django.utils import timezone
 
 from .models import Intent
 
@@ -45,9 +48,42 @@ def enqueue(task, *args, **kwargs):
         kwargs=kwargs,
         queue=routed_queue(task.app, task.name, args, kwargs),
     )
+    wake_the_relay()
+    return intent
+
+
+def requeue(intents):
+    """Make dead intents pending again: no attempts counted, due now, routed afresh.
+
+    For a person who has fixed what killed them (from the admin). The route is looked up
+    again, so an intent whose queue was retired follows the task's new route. Returns
+    (requeued, refused): refused holds (intent, reason) for intents still routed to a
+    queue that does not exist, which stay dead.
+    """
+    requeued, refused = [], []
+    with transaction.atomic():
+        for intent in intents.select_for_update().filter(status=Intent.Status.DEAD):
+            try:
+                intent.queue = routed_queue(
+                    current_app, intent.task_name, intent.args, intent.kwargs
+                )
+            except QueueNotFound as error:
+                refused.append((intent, str(error)))
+                continue
+            intent.status = Intent.Status.PENDING
+            intent.attempts = 0
+            intent.next_attempt_at = timezone.now()
+            intent.save(update_fields=["queue", "status", "attempts", "next_attempt_at"])
+            requeued.append(intent)
+        if requeued:
+            wake_the_relay()
+    return requeued, refused
+
+
+def wake_the_relay():
+    """Notify the relays, at the commit of the current transaction."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_notify(%s, '')", [CHANNEL])
-    return intent
 
 
 def routed_queue(app, task_name, args=(), kwargs=None):

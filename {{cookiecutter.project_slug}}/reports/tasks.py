@@ -42,9 +42,10 @@ def summarise_signups(days):
     ignore_result=False,  # the progress page reads its state and result
     acks_late=True,  # rebuilding an export from scratch is harmless
     # Longer than the project default: a big export may take a while. The soft limit
-    # lets it remove its partial file; the hard limit is the backstop.
-    soft_time_limit=30 * 60,
-    time_limit=32 * 60,
+    # lets it remove its partial file; the hard limit is the backstop, and stays under
+    # RabbitMQ's consumer_timeout of 30 minutes (see CELERY_TASK_ACKS_ON_TIMEOUT).
+    soft_time_limit=20 * 60,
+    time_limit=22 * 60,
 )
 def build_signup_export(self):
     """Write every user to a CSV file, reporting progress as it goes.

@@ -58,6 +58,13 @@ def award_points(purchase_id):
 
 
 def recalculate_balance(user_id):
-    """Set a balance to the sum of the user's entries: safe to run any number of times."""
-    total = PointsEntry.objects.filter(user_id=user_id).aggregate(total=Sum("points"))["total"]
-    Balance.objects.update_or_create(user_id=user_id, defaults={"points": total or 0})
+    """Set a balance to the sum of the user's entries: safe to run any number of times.
+
+    The balance row is locked before the sum is read, so an award committing meanwhile
+    either lands before the sum (and is counted) or waits and adds to the new total.
+    """
+    with transaction.atomic():
+        Balance.objects.bulk_create([Balance(user_id=user_id)], ignore_conflicts=True)
+        Balance.objects.select_for_update().filter(user_id=user_id).first()
+        total = PointsEntry.objects.filter(user_id=user_id).aggregate(total=Sum("points"))
+        Balance.objects.filter(user_id=user_id).update(points=total["total"] or 0)

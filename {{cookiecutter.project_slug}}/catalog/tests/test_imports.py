@@ -21,6 +21,13 @@ def finished(run):
     return run.status != ImportRun.Status.RUNNING
 
 
+@pytest.mark.parametrize(
+    ("header", "seconds"), [("30", 30), (None, 0), ("Wed, 21 Oct 2026 07:28:00 GMT", 0)]
+)
+def test_retry_after_is_read_as_seconds(header, seconds):
+    assert services.seconds_to_wait(header) == seconds
+
+
 def test_rows_are_checked_before_anything_is_written():
     with pytest.raises(services.BadFeed, match="product 2 is invalid"):
         services.parse_feed({"products": [{"sku": "A", "name": "x", "price": "1"}, {"sku": "B"}]})

@@ -173,7 +173,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "confirm_publish": True,
     # Redis: a message a worker took but did not acknowledge goes back to the queue
     # after this many seconds. It must exceed the longest countdown/ETA the project uses
-    # (the longest retry delay is 10 minutes, background/base.py), or such a task runs
+    # (retry delays stop at 12.5 minutes, background/base.py), or such a task runs
     # twice. Ignored by RabbitMQ, which tracks unacked messages itself.
     # https://docs.celeryq.dev/en/stable/getting-started/backends-and-brokers/redis.html#visibility-timeout
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=12 * 60 * 60),
@@ -201,8 +201,8 @@ def task_queue(name):
     recommends for queues that must not lose messages. Their topic exchange lets Celery
     delay countdown/ETA tasks inside the broker instead of holding them in a worker.
     https://docs.celeryq.dev/en/stable/getting-started/backends-and-brokers/rabbitmq.html#using-quorum-queues
-    A message that is rejected (an unknown task, a non-JSON body) or whose late-ack task
-    fails for good goes to DEAD_LETTER_QUEUE, where a person can inspect it.
+    A message that is rejected (an unknown task, a pickle or undecodable body) or whose
+    late-ack task fails for good goes to DEAD_LETTER_QUEUE, for a person to inspect.
     https://www.rabbitmq.com/docs/dlx
     The Redis transport ignores these arguments: Redis has no quorum queues and no
     dead-lettering, so there a rejected message is dropped (and logged by the worker).
@@ -235,8 +235,14 @@ CELERY_TASK_ROUTES = {
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#task-create-missing-queues
 CELERY_TASK_CREATE_MISSING_QUEUES = False
 # A late-ack task that fails for good is rejected, so RabbitMQ dead-letters it.
-# https://docs.celeryq.dev/en/stable/userguide/configuration.html#task-acks-on-failure-or-timeout
-CELERY_TASK_ACKS_ON_FAILURE_OR_TIMEOUT = False
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html#task-acks-on-failure
+CELERY_TASK_ACKS_ON_FAILURE = False
+# A late-ack task killed by its hard time limit is acknowledged (and reported as a
+# failure): rejecting it would put it back in the queue to time out again, forever.
+# Keep every hard time limit under RabbitMQ's consumer_timeout (30 minutes by default),
+# or RabbitMQ closes the channel of a late-ack task still running and delivers it again.
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html#task-acks-on-timeout
+CELERY_TASK_ACKS_ON_TIMEOUT = True
 # Undecodable messages (not JSON, pickle, garbage) are dead-lettered instead of dropped.
 CELERY_WORKER_CONSUMER = "background.consumer:DeadLetteringConsumer"
 # A late-ack task whose worker process is killed goes back to the queue. Only tasks
