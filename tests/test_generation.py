@@ -1,8 +1,9 @@
 """Every option combination generates a clean, working project.
 
-For each combination: no template syntax survives, ruff is clean, compose.yaml
-validates, Django's checks pass, migrations match the models, and the generated
-project's own test suite passes against real PostgreSQL, Redis and broker servers.
+For each combination: no template syntax survives, ruff is clean, both compose files
+validate, hadolint and shellcheck find nothing, Django's checks (production's deploy
+checks included) pass, migrations match the models, and the generated project's own
+test suite passes against real PostgreSQL, Redis and broker servers.
 """
 
 import re
@@ -86,14 +87,17 @@ def test_generated_code_is_lint_clean(bake, options):
 def test_compose_file_validates(bake, options):
     project = bake(**options)
 
-    run([VENV_BIN / "docker-compose", "config", "--quiet"], cwd=project)
+    for compose_file in ("compose.yaml", "compose.production.yaml"):
+        run([VENV_BIN / "docker-compose", "--file", compose_file, "config", "--quiet"], cwd=project)
 
 
 def test_start_scripts_are_executable_and_exec_their_program(bake, options):
     project = bake(**options)
 
     scripts = sorted((project / "compose").glob("*/**/start")) + [
-        project / "compose" / "local" / "django" / "migrate"
+        project / "compose" / "local" / "django" / "migrate",
+        project / "compose" / "production" / "django" / "migrate",
+        project / "compose" / "production" / "django" / "entrypoint",
     ]
     assert scripts
     for script in scripts:
@@ -104,6 +108,71 @@ def test_start_scripts_are_executable_and_exec_their_program(bake, options):
         assert re.search(r"^exec ", text, re.M), script
 
 
+def compose_scripts(project, language):
+    """The scripts under compose/ whose shebang names `language` (bash or python)."""
+    return [
+        path
+        for path in sorted((project / "compose").rglob("*"))
+        if path.is_file() and re.match(rf"#!\S*[/ ]{language}\b", path.read_text())
+    ]
+
+
+def test_dockerfiles_are_hadolint_clean(bake, options):
+    project = bake(**options)
+
+    dockerfiles = sorted((project / "compose").rglob("Dockerfile"))
+    assert len(dockerfiles) == 2
+    run([VENV_BIN / "hadolint", *dockerfiles], cwd=project)
+
+
+def test_shell_scripts_are_shellcheck_clean(bake, options):
+    project = bake(**options)
+
+    scripts = compose_scripts(project, "bash")
+    assert len(scripts) >= 10
+    run([VENV_BIN / "shellcheck", *scripts], cwd=project)
+
+
+def test_python_scripts_under_compose_are_lint_clean(bake, options):
+    """The healthcheck scripts have no .py suffix, so `ruff check .` passes them over."""
+    project = bake(**options)
+
+    scripts = compose_scripts(project, "python")
+    assert scripts
+    run([VENV_BIN / "ruff", "check", "--no-cache", *scripts], cwd=project)
+    run([VENV_BIN / "ruff", "format", "--check", "--no-cache", *scripts], cwd=project)
+
+
+def read_env_file(path):
+    lines = path.read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+
+
+def test_production_entrypoint_refuses_missing_and_placeholder_secrets(bake, options):
+    project = bake(**options)
+    entrypoint = project / "compose" / "production" / "django" / "entrypoint"
+    base = {"PATH": "/usr/bin:/bin"}
+
+    def start(env):
+        return subprocess.run(
+            [entrypoint, "echo", "started"], env={**base, **env}, capture_output=True, text=True
+        )
+
+    example = start(read_env_file(project / ".env.production.example"))
+    assert example.returncode == 1
+    assert example.stdout == ""
+    assert "Refusing to start" in example.stderr
+    assert "DJANGO_SECRET_KEY still holds a change-me-... placeholder" in example.stderr
+
+    generated = read_env_file(project / ".env.production")
+    missing = start({name: value for name, value in generated.items() if name != "FLOWER_PASSWORD"})
+    assert missing.returncode == 1
+    assert "FLOWER_PASSWORD is not set" in missing.stderr
+
+    complete = start(generated)
+    assert (complete.returncode, complete.stdout) == (0, "started\n"), complete.stderr
+
+
 def test_django_checks_and_migrations_and_own_test_suite_pass(bake, options, project_env):
     project = bake(**options)
     env = project_env(options)
@@ -112,7 +181,11 @@ def test_django_checks_and_migrations_and_own_test_suite_pass(bake, options, pro
     run([python, "manage.py", "check", "--fail-level", "WARNING"], cwd=project, env=env)
     run([python, "manage.py", "makemigrations", "--check", "--dry-run"], cwd=project, env=env)
     production = dict(env, DJANGO_SETTINGS_MODULE="config.settings.production")
-    run([python, "manage.py", "check"], cwd=project, env=production)
+    run(
+        [python, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=project,
+        env=production,
+    )
     result = run([python, "-m", "pytest", "-p", "no:cacheprovider", "-q"], cwd=project, env=env)
     print(result.stdout.strip().splitlines()[-1])
 

@@ -6,5 +6,6 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("health/", include("health.urls")),
+    path("orders/", include("orders.urls")),
     path("", include("reports.urls")),
 ]

@@ -24,12 +24,31 @@ SCHEDULES = [
         ),
     ),
     ScheduledTask(
+        name="Check queue depths",
+        task="alerts.tasks.check_queue_depths",
+        schedule=Every(1, "minutes"),
+        description=(
+            "Logs every queue's length and alerts when one stays above "
+            "QUEUE_DEPTH_ALERT_THRESHOLD: the first sign that more workers are needed."
+        ),
+    ),
+    ScheduledTask(
         name="Clear expired sessions",
         task="scheduling.tasks.clear_expired_sessions",
         # 03:30 every night, project time: https://crontab.guru/#30_3_*_*_*
         # Avoid 02:00-02:59, which many zones skip or repeat when daylight saving changes.
         schedule=Cron(minute="30", hour="3"),
         description="Deletes expired sessions, which Django never removes by itself.",
+    ),
+    ScheduledTask(
+        name="Delete old outbox intents",
+        task="outbox.tasks.delete_old_intents",
+        # 03:45 every night, after the sessions: https://crontab.guru/#45_3_*_*_*
+        schedule=Cron(minute="45", hour="3"),
+        description=(
+            "Deletes sent outbox intents, and the records of processed ones, older than "
+            "OUTBOX_KEEP_DAYS; pending and dead intents are kept."
+        ),
     ),
     ScheduledTask(
         name="Check the setup once",

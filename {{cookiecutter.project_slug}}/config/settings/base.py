@@ -36,6 +36,8 @@ INSTALLED_APPS = [
     "rewards",
     "catalog",
     "newsletter",
+    "outbox",
+    "orders",
     "scheduling",
     "health",
 ]
@@ -153,6 +155,18 @@ ALERTS_WINDOW_SECONDS = env.int("ALERTS_WINDOW_SECONDS", default=15 * 60)
 QUEUE_DEPTH_ALERT_THRESHOLD = env.int("QUEUE_DEPTH_ALERT_THRESHOLD", default=1000)
 QUEUE_DEPTH_ALERT_AFTER_SECONDS = env.int("QUEUE_DEPTH_ALERT_AFTER_SECONDS", default=5 * 60)
 
+# The transactional outbox (outbox/, docs/outbox.md): the relay publishes up to a batch
+# of intents per transaction, waits for a NOTIFY or at most the poll interval between
+# passes, and gives an intent up (dead, with an alert) after this many failed publishes,
+# waiting OUTBOX_RETRY_SECONDS, then twice as long each time, between them. An outage
+# of the broker is waited out and counts as no attempt. Sent intents, and consumers'
+# records of processed ones, are deleted after OUTBOX_KEEP_DAYS.
+OUTBOX_RELAY_BATCH_SIZE = env.int("OUTBOX_RELAY_BATCH_SIZE", default=100)
+OUTBOX_RELAY_POLL_SECONDS = env.float("OUTBOX_RELAY_POLL_SECONDS", default=10.0)
+OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=5)
+OUTBOX_RETRY_SECONDS = env.int("OUTBOX_RETRY_SECONDS", default=10)
+OUTBOX_KEEP_DAYS = env.int("OUTBOX_KEEP_DAYS", default=7)
+
 # ---------------------------------------------------------------------------
 # Celery: every setting below is read by config/celery_app.py through the CELERY_
 # prefix. https://docs.celeryq.dev/en/stable/userguide/configuration.html
@@ -228,6 +242,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 # Routes by task name, so that call sites never name a queue.
 CELERY_TASK_ROUTES = {
     "newsletter.tasks.send_welcome_email": {"queue": "priority"},
+    "orders.tasks.send_order_confirmation": {"queue": "priority"},
     "reports.tasks.build_signup_export": {"queue": "bulk"},
 }
 # A task routed to a queue that is not declared above fails when it is sent, instead
