@@ -131,3 +131,26 @@ def bake(cookies_session):
         return Path(result.project_path)
 
     return make
+
+
+# Debian's Chromium, headless, with no traffic of its own: it talks only to the site.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """A real browser (Debian's Chromium driven by Playwright), installed when missing."""
+    from playwright.sync_api import sync_playwright
+
+    chromium = services.ensure_chromium()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

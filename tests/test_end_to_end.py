@@ -63,6 +63,8 @@ def running(request, bake, project_env, tmp_path_factory):
         # With the Redis broker, Flower runs under a URL prefix, as behind a shared proxy.
         FLOWER_URL_PREFIX="flower" if options["broker"] == "redis" else "",
         CELERY_WORKER_NAME="e2e",
+        # One worker for every queue, as a small deployment might run it.
+        CELERY_WORKER_QUEUES="default,priority,bulk",
     )
     log_dir = tmp_path_factory.mktemp("logs")
 
@@ -256,3 +258,23 @@ def test_a_broker_outage_gives_a_clear_error_and_the_site_recovers(running, requ
         return task["state"] == "SUCCESS"
 
     services.wait_for(report_built, 60, interval=2, message="no report after the broker came back")
+
+
+def test_the_export_page_shows_progress_then_the_download_without_a_reload(running, browser):
+    page = browser.new_page()
+    try:
+        page.goto(running.web_url + "/")
+        page.get_by_role("button", name="Export as CSV").click()
+        page.wait_for_url("**/exports/*/")
+        progress_url = page.url
+
+        # The page polls the task's state: it reaches SUCCESS with no navigation.
+        page.wait_for_selector("#download:not([hidden])", timeout=30_000)
+        assert page.url == progress_url
+        assert page.text_content("#state") == "SUCCESS"
+        assert page.get_attribute("#progress", "value") == "1"
+        with page.expect_download() as download:
+            page.get_by_role("link", name="Download the CSV").click()
+        assert download.value.suggested_filename == "signups.csv"
+    finally:
+        page.close()
