@@ -1,15 +1,19 @@
 """Measure what the generated project's Celery configuration costs, on real servers.
 
-    .venv/bin/python benchmarks/run.py            # the full run (about 10 minutes)
-    .venv/bin/python benchmarks/run.py --quick    # small counts: checks the script works
+    .venv/bin/python benchmarks/run.py            # the full run, about 10 minutes
+    .venv/bin/python benchmarks/run.py --quick    # small counts: checks that it works
 
 It starts its own PostgreSQL, Redis and RabbitMQ servers on free ports of 127.0.0.1
-(tests/services.py; missing Debian packages are installed), generates one project per
+(tests/services.py, which installs missing Debian packages), generates one project per
 broker and result backend with cookiecutter, and runs the projects' own processes:
-Gunicorn for the web, and workers through compose/production/celery/worker/start.
-It prints each figure as it is measured, then writes docs/benchmarks.md and
-docs/images/benchmarks.png (and the raw figures as JSON next to the servers' logs).
-Every server and process it started is stopped at the end, even after an error.
+Gunicorn for the web, workers through compose/production/celery/worker/start. It
+prints each figure as it is measured, then writes docs/benchmarks.md and
+docs/images/benchmarks.png (report.py), and the raw figures as results.json in its
+working directory. Every server and process it started is stopped at the end.
+
+Configurations that are compared run side by side and are measured in turns, round
+after round, so that a burst of load from elsewhere on the machine hits all of them
+rather than one.
 """
 
 import argparse
@@ -28,7 +32,7 @@ import sys
 import tempfile
 import time
 import urllib.parse
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -38,26 +42,24 @@ sys.path.insert(0, str(REPO))
 from tests import services  # noqa: E402
 
 VENV_BIN = Path(sys.executable).parent
-DOC_PAGE = REPO / "docs" / "benchmarks.md"
-PLOT = REPO / "docs" / "images" / "benchmarks.png"
-
-# Redis databases on the benchmark's Redis server (a second server holds the probe).
-CACHE_DB, BROKER_DB, RESULTS_DB = 0, 1, 2
 
 
 @dataclass(frozen=True)
 class Counts:
+    rounds: int  # turns over the configurations compared
     batch: int  # tasks per throughput batch
-    sequential: int  # tasks in a latency sample, one at a time
+    batch_django_db: int  # the same, when each task stores its result in PostgreSQL
+    sequential: int  # tasks per latency sample, sent one at a time
     warmup: int
-    requests: int  # HTTP requests of each kind
+    requests: int  # HTTP requests of each kind, per project
+    web_warmup: int
     memory_batches: int
     memory_batch: int
-    max_tasks_per_child: int
+    max_tasks_per_child: int  # the limit tried in the memory runs
 
 
-FULL = Counts(2000, 200, 50, 500, 3, 1000, 100)
-QUICK = Counts(200, 20, 10, 50, 2, 100, 20)
+FULL = Counts(2, 1000, 250, 150, 20, 500, 30, 2, 500, 100)
+QUICK = Counts(2, 100, 40, 15, 5, 40, 5, 2, 50, 20)
 
 
 @dataclass(frozen=True)
@@ -84,38 +86,34 @@ COMBOS = [RABBIT_DB, RABBIT_REDIS, REDIS_DB, REDIS_REDIS]
 @dataclass(frozen=True)
 class WorkerRun:
     combo: Combo
-    variant: str  # a name from benchprobe/settings.py
+    variant: str  # names from benchprobe/settings.py, joined with commas
     modes: tuple  # "stored" and/or "ignored": whether round_trip stores its result
 
 
 BOTH = ("stored", "ignored")
-WORKER_RUNS = [
-    *(WorkerRun(combo, "generated", BOTH) for combo in COMBOS),
-    WorkerRun(REDIS_REDIS, "baseline", ("stored",)),
-    # One setting of the generated configuration changed at a time, on Redis ...
-    WorkerRun(REDIS_REDIS, "prefetch-4", BOTH),
-    WorkerRun(REDIS_REDIS, "no-track-started", ("stored",)),
-    WorkerRun(REDIS_REDIS, "acks-late", BOTH),
-    WorkerRun(REDIS_REDIS, "no-events", BOTH),
-    # ... and on RabbitMQ, where publisher confirms and quorum queues apply.
-    WorkerRun(RABBIT_REDIS, "no-confirms", BOTH),
-    WorkerRun(RABBIT_REDIS, "classic-queues", BOTH),
-    WorkerRun(RABBIT_REDIS, "prefetch-4", BOTH),
-    WorkerRun(RABBIT_REDIS, "no-sent-event", BOTH),
-    WorkerRun(RABBIT_REDIS, "no-confirms,no-sent-event", BOTH),
-]
-
-VARIANT_MEANS = {
-    "generated": "the generated configuration",
-    "baseline": "common template defaults (see below)",
-    "prefetch-4": "worker prefetch multiplier 4 instead of 1",
-    "no-track-started": "no STARTED state written before each task",
-    "acks-late": "late acknowledgement for every task",
-    "no-events": "no task events (worker events and task-sent events off)",
-    "no-confirms": "no publisher confirms",
-    "classic-queues": "classic durable queues instead of quorum queues",
-    "no-sent-event": "no task-sent event from the publisher",
-    "no-confirms,no-sent-event": "neither publisher confirms nor task-sent events",
+STORED = ("stored",)
+# Each group's workers run side by side and are measured in turns.
+WORKER_GROUPS = {
+    "Redis broker": [
+        WorkerRun(REDIS_REDIS, "generated", BOTH),
+        WorkerRun(REDIS_DB, "generated", BOTH),
+        WorkerRun(REDIS_REDIS, "baseline", STORED),
+        WorkerRun(REDIS_REDIS, "prefetch-4", BOTH),
+        WorkerRun(REDIS_REDIS, "no-track-started", STORED),
+        WorkerRun(REDIS_REDIS, "acks-late", BOTH),
+        WorkerRun(REDIS_REDIS, "no-events", BOTH),
+        WorkerRun(REDIS_DB, "db-reuse", STORED),
+    ],
+    "RabbitMQ broker": [
+        WorkerRun(RABBIT_REDIS, "generated", BOTH),
+        WorkerRun(RABBIT_DB, "generated", BOTH),
+        WorkerRun(RABBIT_REDIS, "no-confirms", BOTH),
+        WorkerRun(RABBIT_REDIS, "classic-queues", BOTH),
+        WorkerRun(RABBIT_REDIS, "prefetch-4", BOTH),
+        WorkerRun(RABBIT_REDIS, "no-sent-event", BOTH),
+        WorkerRun(RABBIT_REDIS, "no-confirms,no-sent-event", BOTH),
+        WorkerRun(RABBIT_DB, "db-reuse", STORED),
+    ],
 }
 
 
@@ -139,6 +137,10 @@ def ms_summary(seconds):
         "mean": statistics.fmean(seconds) * 1000,
         "count": len(seconds),
     }
+
+
+def slug(text):
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
 # ---------------------------------------------------------------------------
@@ -188,7 +190,7 @@ class Process:
             except subprocess.TimeoutExpired:
                 pass
         try:
-            # The group is ours: its leader is our child and has not been reaped before now.
+            # Our child leads the group, and is not reaped before this line: still ours.
             os.killpg(self.popen.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
@@ -197,13 +199,14 @@ class Process:
 
 
 def child_pids(parent):
+    """Live (not zombie) children of a process."""
     children = []
     for stat_file in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat_file.read_text().rpartition(")")[2].split()
         except OSError:
             continue
-        if int(fields[1]) == parent:
+        if int(fields[1]) == parent and fields[0] != "Z":
             children.append(int(stat_file.parent.name))
     return sorted(children)
 
@@ -221,7 +224,7 @@ def memory_of(pid):
 
 
 # ---------------------------------------------------------------------------
-# Servers and projects
+# Servers, projects and deployments
 # ---------------------------------------------------------------------------
 
 
@@ -233,13 +236,14 @@ class Servers:
         self.probe = services.RedisServer(root / "probe")
         self.rabbitmq = services.RabbitMQServer(root / "rabbitmq")
         self.all = [self.postgres, self.redis, self.probe, self.rabbitmq]
+        self._next_redis_db = 1  # 0 is the Django cache
 
     def start(self):
         for server in self.all:
             server.start()
         # The helpers' Redis acknowledges a write only once it is on disk (fsync always),
-        # which their crash tests need. compose.production.yaml runs Redis with
-        # --appendonly yes and Redis's default fsync every second: measure that.
+        # which the crash tests need. compose.production.yaml runs Redis with
+        # --appendonly yes and Redis's default of one fsync a second: measure that.
         for server in (self.redis, self.probe):
             server.cli("CONFIG", "SET", "appendfsync", "everysec")
 
@@ -250,25 +254,33 @@ class Servers:
             except Exception as exc:  # keep closing the others
                 log(f"could not close {server!r}: {exc}")
 
+    def redis_db(self):
+        """An empty Redis database of its own, for one deployment's broker or results."""
+        db = self._next_redis_db
+        if db > 15:
+            raise RuntimeError("Redis has 16 databases; too many deployments at once")
+        self._next_redis_db += 1
+        self.redis.cli("-n", str(db), "FLUSHDB")
+        return db
+
+    def free_redis_dbs(self):
+        self._next_redis_db = 1
+
     def versions(self):
         overview = self.rabbitmq.api("GET", "overview")
-        redis_info = self.redis.cli("INFO", "server")
         return {
             "RabbitMQ": f"{overview['rabbitmq_version']} (Erlang {overview['erlang_version']})",
-            "Redis": re.search(r"redis_version:(\S+)", redis_info)[1],
+            "Redis": re.search(r"redis_version:(\S+)", self.redis.cli("INFO", "server"))[1],
             "PostgreSQL": self.postgres.psql("SHOW server_version").strip(),
         }
 
 
 class Project:
-    """A generated project with its own database, run against the benchmark's servers."""
+    """A project generated with cookiecutter, with its own migrated database."""
 
     def __init__(self, combo, root, servers):
         self.combo = combo
         self.servers = servers
-        self.root = root
-        self.logs = root / "logs"
-        self.logs.mkdir(parents=True, exist_ok=True)
         subprocess.run(
             [VENV_BIN / "cookiecutter", "--no-input", "--output-dir", root, REPO]
             + [f"broker={combo.broker}", f"result_backend={combo.backend}"]
@@ -278,80 +290,98 @@ class Project:
             timeout=120,
         )
         self.path = root / combo.slug
-        generated_env = (self.path / ".env").read_text()
+        self.logs = root / f"{combo.slug}-logs"
+        self.logs.mkdir(exist_ok=True)
         scheme = "amqp://" if combo.broker == "rabbitmq" else "redis://"
-        if f"CELERY_BROKER_URL={scheme}" not in generated_env:
+        if f"CELERY_BROKER_URL={scheme}" not in (self.path / ".env").read_text():
             raise RuntimeError(f"{self.path}/.env does not use {combo.broker}")
         self.database_url = servers.postgres.create_database(
             combo.slug, owner=combo.slug, password=secrets.token_urlsafe(16)
         )
         self.secret_key = secrets.token_urlsafe(50)
-        self._vhosts = 0
+        self.deployments = 0
 
-    def env(self, variant="generated", **extra):
-        """The environment of one run: a fresh broker (vhost or flushed database)."""
-        redis = self.servers.redis
-        for db in (BROKER_DB, RESULTS_DB):
-            redis.cli("-n", str(db), "FLUSHDB")
-        if self.combo.broker == "rabbitmq":
-            self._vhosts += 1
-            self.vhost = f"{self.combo.slug}_{self._vhosts}"
-            self.servers.rabbitmq.add_vhost(self.vhost)
-            broker_url = self.servers.rabbitmq.url(self.vhost)
+    def migrate(self):
+        deployment = Deployment(self, "generated")
+        try:
+            subprocess.run(
+                [VENV_BIN / "python", "manage.py", "migrate", "--noinput"],
+                cwd=self.path,
+                env=deployment.env,
+                check=True,
+                capture_output=True,
+                timeout=300,
+            )
+        finally:
+            deployment.close()
+
+
+class Deployment:
+    """One configuration of a project, on a broker of its own (a RabbitMQ virtual host or
+    a Redis database) with its own result database, probe list and worker."""
+
+    def __init__(self, project, variant, **extra):
+        self.project = project
+        self.variant = variant
+        servers = project.servers
+        project.deployments += 1
+        self.name = f"{project.combo.slug}-{project.deployments}-{slug(variant)}"
+        self.worker = None
+        self.vhost = None
+        if project.combo.broker == "rabbitmq":
+            self.vhost = self.name
+            servers.rabbitmq.add_vhost(self.vhost)
+            broker_url = servers.rabbitmq.url(self.vhost)
         else:
-            self.vhost = None
-            broker_url = redis.url(BROKER_DB)
-        backend = "django-db" if self.combo.backend == "django-db" else redis.url(RESULTS_DB)
-        return {
+            broker_url = servers.redis.url(servers.redis_db())
+        if project.combo.backend == "redis":
+            result_backend = servers.redis.url(servers.redis_db())
+        else:
+            result_backend = "django-db"
+        self.env = {
             "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
             "HOME": os.environ.get("HOME", "/root"),
             "LANG": "C.UTF-8",
             "PYTHONPATH": str(BENCH_DIR),
             "DJANGO_SETTINGS_MODULE": "benchprobe.settings",
             "BENCH_VARIANT": variant,
-            "BENCH_PROBE_REDIS_URL": self.servers.probe.url(0),
-            "DJANGO_SECRET_KEY": self.secret_key,
+            "BENCH_PROBE_REDIS_URL": servers.probe.url(0),
+            "BENCH_PROBE_KEY": self.name,
+            "DJANGO_SECRET_KEY": project.secret_key,
             "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
             "DJANGO_SECURE_SSL_REDIRECT": "false",
-            "DATABASE_URL": self.database_url,
-            "REDIS_URL": redis.url(CACHE_DB),
+            "DATABASE_URL": project.database_url,
+            "REDIS_URL": servers.redis.url(0),
             "CELERY_BROKER_URL": broker_url,
-            "CELERY_RESULT_BACKEND": backend,
+            "CELERY_RESULT_BACKEND": result_backend,
             "EMAIL_URL": "consolemail://",
-            # Not /tmp, where another run's worker may keep its heartbeat file.
-            "CELERY_HEARTBEAT_DIR": str(self.root),
-            "CELERY_WORKER_NAME": "bench",
+            # Not /tmp, where someone else's worker may keep its heartbeat file.
+            "CELERY_HEARTBEAT_DIR": str(project.logs),
+            "CELERY_WORKER_NAME": self.name,
             "CELERY_WORKER_QUEUES": "default",
             "CELERY_WORKER_CONCURRENCY": "2",
             **extra,
         }
 
-    def release(self):
-        """Delete the run's vhost: its quorum queues would otherwise keep using CPU."""
-        if self.vhost:
-            self.servers.rabbitmq.api("DELETE", f"vhosts/{urllib.parse.quote(self.vhost)}")
-            self.vhost = None
+    def start_worker(self, command=None):
+        """Start a worker: the project's production start script unless `command` is given."""
+        script = self.project.path / "compose" / "production" / "celery" / "worker" / "start"
+        self.worker = Process(
+            command or [script],
+            self.project.path,
+            self.env,
+            self.project.logs / f"worker-{self.name}.log",
+        )
 
-    def migrate(self):
-        env = self.env()
-        try:
-            subprocess.run(
-                [VENV_BIN / "python", "manage.py", "migrate", "--noinput"],
-                cwd=self.path,
-                env=env,
-                check=True,
-                capture_output=True,
-                timeout=300,
-            )
-        finally:
-            self.release()
+    def wait_until_ready(self):
+        self.worker.wait_for_log(" ready.", timeout=180)
 
-    def driver(self, env, steps, timeout):
+    def driver(self, steps, timeout=600):
         """Run benchprobe.driver's steps in one process; return what each step returned."""
         completed = subprocess.run(
             [VENV_BIN / "python", "-m", "benchprobe.driver", json.dumps(steps)],
-            cwd=self.path,
-            env=env,
+            cwd=self.project.path,
+            env=self.env,
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -360,72 +390,21 @@ class Project:
             raise RuntimeError(f"driver failed on {steps}:\n{completed.stderr[-4000:]}")
         return json.loads(completed.stdout.strip().splitlines()[-1])
 
-    def start_worker(self, env, name, command=None):
-        script = self.path / "compose" / "production" / "celery" / "worker" / "start"
-        worker = Process(command or [script], self.path, env, self.logs / f"{name}.log")
-        try:
-            worker.wait_for_log(" ready.", timeout=120)
-        except Exception:
-            worker.stop()
-            raise
-        return worker
+    def close(self):
+        if self.worker is not None:
+            self.worker.stop()
+            self.worker = None
+        if self.vhost is not None:
+            # Its quorum queues would otherwise go on using the broker's CPU.
+            self.project.servers.rabbitmq.api(
+                "DELETE", f"vhosts/{urllib.parse.quote(self.vhost, safe='')}"
+            )
+            self.vhost = None
 
 
 # ---------------------------------------------------------------------------
-# Measurements
+# Enqueue cost inside a web request
 # ---------------------------------------------------------------------------
-
-
-def variant_file_name(variant):
-    return variant.replace(",", "+")
-
-
-def measure_worker_run(project, run, counts):
-    """Latency one task at a time, then throughput of a batch, for each result mode."""
-    env = project.env(run.variant)
-    name = f"worker-{variant_file_name(run.variant)}"
-    worker = project.start_worker(env, name)
-
-    def step(command, count, ignore_result):
-        return {
-            "command": command,
-            "task_name": "round_trip",
-            "count": count,
-            "ignore_result": ignore_result,
-            "timeout": 240,
-        }
-
-    steps = [step("sequential", counts.warmup, False), step("batch", counts.warmup * 4, False)]
-    for mode in run.modes:
-        ignore = mode == "ignored"
-        steps.append(step("sequential", counts.sequential, ignore))
-        steps.append(step("batch", counts.batch, ignore))
-    try:
-        results = project.driver(env, steps, timeout=600)
-    finally:
-        worker.stop()
-        project.release()
-    record = {"combo": run.combo.label, "variant": run.variant, "modes": {}}
-    for index, mode in enumerate(run.modes):
-        latency, batch = results[2 + 2 * index], results[3 + 2 * index]
-        record["modes"][mode] = {
-            "publish_ms": ms_summary(latency["publish"]),
-            "to_start_ms": ms_summary(latency["to_start"]),
-            "to_done_ms": ms_summary(latency["to_done"]),
-            "tasks_per_second": batch["tasks_per_second"],
-            "publish_per_second": batch["count"] / batch["publish_seconds"],
-            "batch": batch["count"],
-        }
-        figures = record["modes"][mode]
-        log(
-            f"  {run.combo.label:22} {run.variant:26} {mode:8} "
-            f"{figures['tasks_per_second']:7.0f} tasks/s  "
-            f"(publishing {figures['publish_per_second']:5.0f}/s)  "
-            f"done p50 {figures['to_done_ms']['p50']:5.2f} ms p99 "
-            f"{figures['to_done_ms']['p99']:6.2f} ms  publish p50 "
-            f"{figures['publish_ms']['p50']:5.2f} ms"
-        )
-    return record
 
 
 class WebClient:
@@ -462,72 +441,184 @@ class WebClient:
 WEB_KINDS = {
     # kind: (method, form fields or None, expected status)
     "GET /": ("GET", None, 200),
-    "POST / invalid": ("POST", {"days": "0"}, 200),  # the form again, nothing enqueued
-    "POST / (enqueues)": ("POST", {"days": "7"}, 302),  # summarise_signups.delay()
+    "POST / rejected": ("POST", {"days": "0"}, 200),  # the form again: nothing enqueued
+    "POST / enqueues": ("POST", {"days": "7"}, 302),  # summarise_signups.delay()
 }
 
 
-def measure_web(project, counts):
-    """GET / against POST / that enqueues, through Gunicorn with the production settings."""
-    env = project.env("generated", DJANGO_SETTINGS_MODULE="config.settings.production")
-    port = services.free_port()
-    gunicorn = Process(
-        [VENV_BIN / "gunicorn", "config.wsgi", f"--bind=127.0.0.1:{port}"]
-        + ["--workers=2", "--worker-tmp-dir=/dev/shm"],
-        project.path,
-        env,
-        project.logs / "gunicorn.log",
-    )
-    client = WebClient(port)
+def measure_web(projects, counts):
+    """GET / and POST / against each project's Gunicorn, in turns, one request at a time.
 
-    def answers():
-        try:
-            return client.request("GET", "/")[0] == 200
-        except OSError:
-            return False
-
+    No worker runs: the figures are the web process's alone. The summarise_signups
+    messages the POSTs enqueue wait in their queue, which is deleted afterwards.
+    """
+    deployments, servers, clients = [], [], []
     try:
-        services.wait_for(answers, 60, message=f"Gunicorn did not answer:\n{gunicorn.log_text()}")
-        timings = {kind: [] for kind in WEB_KINDS}
-        deadline = time.monotonic() + 300
-        for round_number in range(counts.warmup + counts.requests):
+        for project in projects:
+            deployment = Deployment(
+                project, "generated", DJANGO_SETTINGS_MODULE="config.settings.production"
+            )
+            deployments.append(deployment)
+            port = services.free_port()
+            servers.append(
+                Process(
+                    [VENV_BIN / "gunicorn", "config.wsgi", f"--bind=127.0.0.1:{port}"]
+                    + ["--workers=2", "--worker-tmp-dir=/dev/shm"],
+                    project.path,
+                    deployment.env,
+                    project.logs / "gunicorn.log",
+                )
+            )
+            clients.append(WebClient(port))
+        for client, server in zip(clients, servers, strict=True):
+
+            def answers(client=client):
+                try:
+                    return client.request("GET", "/")[0] == 200
+                except OSError:
+                    return False
+
+            services.wait_for(answers, 60, message=f"no answer from Gunicorn:\n{server.log_text()}")
+        timings = [{kind: [] for kind in WEB_KINDS} for _ in projects]
+        deadline = time.monotonic() + 400
+        for round_number in range(counts.web_warmup + counts.requests):
             if time.monotonic() > deadline:
-                raise TimeoutError("the web benchmark took more than 300 s")
-            for kind, (method, fields, expected) in WEB_KINDS.items():
-                if fields is not None:
-                    fields = {**fields, "csrfmiddlewaretoken": client.cookies["csrftoken"]}
-                status, elapsed = client.request(method, "/", fields)
-                if status != expected:
-                    raise RuntimeError(f"{kind} answered {status}:\n{gunicorn.log_text()[-3000:]}")
-                if round_number >= counts.warmup:
-                    timings[kind].append(elapsed)
+                raise TimeoutError("the web benchmark took more than 400 s")
+            for client, server, timing in zip(clients, servers, timings, strict=True):
+                for kind, (method, fields, expected) in WEB_KINDS.items():
+                    if fields is not None:
+                        fields = {**fields, "csrfmiddlewaretoken": client.cookies["csrftoken"]}
+                    status, elapsed = client.request(method, "/", fields)
+                    if status != expected:
+                        raise RuntimeError(f"{kind}: {status}\n{server.log_text()[-3000:]}")
+                    if round_number >= counts.web_warmup:
+                        timing[kind].append(elapsed)
     finally:
-        gunicorn.stop()
-        project.release()
-    record = {"combo": project.combo.label, "kinds": {k: ms_summary(v) for k, v in timings.items()}}
-    line = "  ".join(
-        f"{kind} p50 {s['p50']:5.2f} p99 {s['p99']:6.2f} ms" for kind, s in record["kinds"].items()
-    )
-    log(f"  {project.combo.label:22} {line}")
-    return record
+        for server in servers:
+            server.stop()
+        for deployment in deployments:
+            deployment.close()
+    records = []
+    for project, timing in zip(projects, timings, strict=True):
+        record = {
+            "combo": project.combo.label,
+            "kinds": {k: ms_summary(v) for k, v in timing.items()},
+        }
+        records.append(record)
+        line = "  ".join(
+            f"{kind} {s['p50']:5.2f}/{s['p99']:6.2f}" for kind, s in record["kinds"].items()
+        )
+        log(f"  {project.combo.label:20} p50/p99 ms: {line}")
+    return records
+
+
+# ---------------------------------------------------------------------------
+# Throughput and latency
+# ---------------------------------------------------------------------------
+
+
+def batch_size(run, mode, counts):
+    if mode == "stored" and run.combo.backend == "django-db":
+        return counts.batch_django_db
+    return counts.batch
+
+
+def driver_steps(run, counts):
+    def step(command, count, ignore_result):
+        return {
+            "command": command,
+            "task_name": "round_trip",
+            "count": count,
+            "ignore_result": ignore_result,
+            "timeout": 240,
+        }
+
+    steps = [step("sequential", counts.warmup, False)]
+    for mode in run.modes:
+        steps.append(step("sequential", counts.sequential, mode == "ignored"))
+        steps.append(step("batch", batch_size(run, mode, counts), mode == "ignored"))
+    return steps
+
+
+def measure_worker_group(title, runs, projects, counts):
+    """Start every configuration's worker, then measure them in turns, round after round."""
+    servers = next(iter(projects.values())).servers
+    deployments = []
+    measured = {(run, mode): [] for run in runs for mode in run.modes}
+    try:
+        for run in runs:
+            deployment = Deployment(projects[run.combo], run.variant)
+            deployments.append(deployment)
+            deployment.start_worker()
+        for deployment in deployments:
+            deployment.wait_until_ready()
+        log(f"{title}: {len(deployments)} workers ready")
+        for round_number in range(1, counts.rounds + 1):
+            for run, deployment in zip(runs, deployments, strict=True):
+                results = deployment.driver(driver_steps(run, counts))
+                for index, mode in enumerate(run.modes):
+                    latency, batch = results[1 + 2 * index], results[2 + 2 * index]
+                    measured[run, mode].append((latency, batch))
+                    log(
+                        f"  round {round_number}  {run.combo.label:20} {run.variant:26} "
+                        f"{mode:8} {batch['tasks_per_second']:6.0f} tasks/s  publishing "
+                        f"{batch['count'] / batch['publish_seconds']:5.0f}/s  done p50 "
+                        f"{percentile(latency['to_done'], 0.5) * 1000:5.2f} ms"
+                    )
+    finally:
+        for deployment in deployments:
+            deployment.close()
+        servers.free_redis_dbs()
+    records = []
+    for (run, mode), rounds in measured.items():
+        latencies = {
+            key: [value for latency, _ in rounds for value in latency[key]]
+            for key in ("publish", "to_start", "to_done")
+        }
+        records.append(
+            {
+                "group": title,
+                "combo": run.combo.label,
+                "variant": run.variant,
+                "mode": mode,
+                "batch": batch_size(run, mode, counts),
+                "tasks_per_second": [batch["tasks_per_second"] for _, batch in rounds],
+                "publish_per_second": [
+                    batch["count"] / batch["publish_seconds"] for _, batch in rounds
+                ],
+                **{f"{key}_ms": ms_summary(values) for key, values in latencies.items()},
+            }
+        )
+    return records
+
+
+# ---------------------------------------------------------------------------
+# Worker memory
+# ---------------------------------------------------------------------------
 
 
 def memory_configs(counts):
-    limit_tasks = counts.max_tasks_per_child
+    """(label, variant, extra environment, whether to use the production start script)."""
+    limit = counts.max_tasks_per_child
     return [
-        # label, variant, extra environment, use the start script (else a bare command)
         ("no limits", "no-child-limits", {}, False),
-        ("production start script: 1000 tasks, 256 MiB", "generated", {}, True),
+        ("start script defaults (1000 tasks, 256 MiB)", "generated", {}, True),
         (
-            f"--max-tasks-per-child={limit_tasks}",
+            f"--max-tasks-per-child={limit}",
             "generated",
-            {"CELERY_WORKER_MAX_TASKS_PER_CHILD": str(limit_tasks)},
+            {"CELERY_WORKER_MAX_TASKS_PER_CHILD": str(limit)},
             True,
         ),
     ]
 
 
-def memory_sample(worker_pid, tasks_done, tasks_per_second=None):
+def memory_sample(worker_pid, tasks_done, concurrency, tasks_per_second=None):
+    # Right after a batch, a pool process that reached its limit may be in the middle of
+    # being replaced: wait (briefly) until the pool is whole again.
+    try:
+        services.wait_for(lambda: len(child_pids(worker_pid)) >= concurrency, 10)
+    except TimeoutError:
+        pass
     return {
         "tasks": tasks_done,
         "children": [memory_of(pid) for pid in child_pids(worker_pid)],
@@ -539,56 +630,50 @@ def memory_sample(worker_pid, tasks_done, tasks_per_second=None):
 def measure_memory(project, counts):
     """RSS of each pool process after batches of summarise_signups, with and without limits."""
     records = []
+
+    def step(command, count):
+        return {
+            "command": command,
+            "task_name": "summarise_signups",
+            "count": count,
+            "ignore_result": False,
+            "timeout": 240,
+        }
+
     for label, variant, extra, use_script in memory_configs(counts):
-        env = project.env(variant, **extra)
+        deployment = Deployment(project, variant, **extra)
         command = None
         if not use_script:
+            # The production start script without its two limits.
             command = [VENV_BIN / "celery", "-A", "config", "worker", "--loglevel=INFO"]
-            command += ["--queues=default", "--hostname=bench@%h", "--concurrency=2"]
-        name = "memory-" + re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")
-        worker = project.start_worker(env, name, command)
-        samples = []
-        pids_seen = set()
-
-        def step(command, count):
-            return {
-                "command": command,
-                "task_name": "summarise_signups",
-                "count": count,
-                "ignore_result": False,
-                "timeout": 240,
-            }
-
+            command += ["--queues=default", f"--hostname={deployment.name}@%h", "--concurrency=2"]
+        samples, pids_seen = [], set()
         try:
-            project.driver(env, [step("sequential", counts.warmup)], timeout=300)
-            samples.append(memory_sample(worker.pid, counts.warmup))
+            deployment.start_worker(command)
+            deployment.wait_until_ready()
+            pid = deployment.worker.pid
+            deployment.driver([step("sequential", counts.warmup)])
+            samples.append(memory_sample(pid, counts.warmup, 2))
             done = counts.warmup
             for _ in range(counts.memory_batches):
-                (batch,) = project.driver(env, [step("batch", counts.memory_batch)], timeout=300)
+                (batch,) = deployment.driver([step("batch", counts.memory_batch)])
                 done += counts.memory_batch
                 pids_seen.update(batch["pids"])
-                samples.append(memory_sample(worker.pid, done, batch["tasks_per_second"]))
+                samples.append(memory_sample(pid, done, 2, batch["tasks_per_second"]))
         finally:
-            worker.stop()
-            project.release()
-        record = {
-            "label": label,
-            "samples": samples,
-            "pool_processes_used": len(pids_seen),
-        }
-        records.append(record)
+            deployment.close()
+        records.append({"label": label, "samples": samples, "pool_processes": len(pids_seen)})
         last = samples[-1]
         log(
-            f"  {label:48} children RSS "
+            f"  {label:46} pool processes "
             + ", ".join(f"{child['rss']:.1f}" for child in last["children"])
-            + f" MiB after {last['tasks']} tasks; {len(pids_seen)} pool processes used; "
-            f"{statistics.fmean(s['tasks_per_second'] for s in samples[1:]):.0f} tasks/s"
+            + f" MiB RSS after {last['tasks']} tasks; {len(pids_seen)} pool processes used"
         )
     return records
 
 
 # ---------------------------------------------------------------------------
-# The machine
+# The run
 # ---------------------------------------------------------------------------
 
 
@@ -597,7 +682,7 @@ def machine(servers):
     model = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.M)
     meminfo = Path("/proc/meminfo").read_text()
     memory_kib = int(re.search(r"^MemTotal:\s*(\d+)", meminfo, re.M)[1])
-    packages = ["celery", "kombu", "amqp", "redis", "Django", "django-celery-results", "gunicorn"]
+    packages = ["celery", "kombu", "Django", "django-celery-results", "redis", "gunicorn"]
     return {
         "cores": os.cpu_count(),
         "cpu": model[1].strip() if model else platform.processor() or "unknown",
@@ -613,21 +698,16 @@ def load_average():
     return Path("/proc/loadavg").read_text().split()[:3]
 
 
-# ---------------------------------------------------------------------------
-# The run
-# ---------------------------------------------------------------------------
-
-
 def run(counts, workdir):
     started = time.monotonic()
     results = {
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "counts": counts.__dict__,
+        "counts": asdict(counts),
         "load_before": load_average(),
     }
     servers = Servers(workdir / "servers")
     try:
-        log("starting PostgreSQL, Redis (two) and RabbitMQ")
+        log("starting PostgreSQL, two Redis servers and RabbitMQ")
         servers.start()
         results["machine"] = machine(servers)
         projects = {}
@@ -637,12 +717,12 @@ def run(counts, workdir):
             projects[combo].migrate()
 
         log("enqueue cost inside a web request (Gunicorn, 2 workers, production settings)")
-        results["web"] = [measure_web(projects[combo], counts) for combo in COMBOS]
+        results["web"] = measure_web([projects[combo] for combo in COMBOS], counts)
 
-        log("throughput and latency of round_trip (2 pool processes)")
-        results["workers"] = [
-            measure_worker_run(projects[run.combo], run, counts) for run in WORKER_RUNS
-        ]
+        results["workers"] = []
+        for title, runs in WORKER_GROUPS.items():
+            log(f"throughput and latency of round_trip, {title} (2 pool processes per worker)")
+            results["workers"] += measure_worker_group(title, runs, projects, counts)
 
         log("worker memory (summarise_signups, rabbitmq + django-db)")
         results["memory"] = measure_memory(projects[RABBIT_DB], counts)
@@ -650,39 +730,37 @@ def run(counts, workdir):
         servers.close()
     results["load_after"] = load_average()
     results["seconds"] = time.monotonic() - started
-    log(f"done in {results['seconds']:.0f} s")
+    log(f"measured in {results['seconds']:.0f} s")
     return results
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small counts, to test the script")
+    parser.add_argument("--workdir", type=Path, help="for servers, projects, logs (default: temp)")
+    parser.add_argument("--no-page", action="store_true", help="leave docs/ alone")
     parser.add_argument(
-        "--workdir", type=Path, help="where servers, projects and logs go (default: a temp dir)"
-    )
-    parser.add_argument(
-        "--no-page", action="store_true", help="print the figures but leave docs/ alone"
-    )
-    parser.add_argument(
-        "--from-json", type=Path, help="write the page from a previous run's results.json"
+        "--page-from",
+        type=Path,
+        nargs="+",
+        metavar="RESULTS_JSON",
+        help="write the page from earlier runs' results.json (the first is the main run)",
     )
     args = parser.parse_args()
-    if args.from_json:
-        results = json.loads(args.from_json.read_text())
+    if args.page_from:
+        runs = [json.loads(path.read_text()) for path in args.page_from]
     else:
         workdir = args.workdir or Path(tempfile.mkdtemp(prefix="celery-bench-"))
         workdir.mkdir(parents=True, exist_ok=True)
         log(f"working in {workdir}")
-        results = run(QUICK if args.quick else FULL, workdir)
-        (workdir / "results.json").write_text(json.dumps(results, indent=1))
+        runs = [run(QUICK if args.quick else FULL, workdir)]
+        (workdir / "results.json").write_text(json.dumps(runs[0], indent=1))
         log(f"raw figures: {workdir / 'results.json'}")
     if not args.no_page:
-        write_page(results)
-        log(f"wrote {DOC_PAGE.relative_to(REPO)} and {PLOT.relative_to(REPO)}")
+        import celery_report as report
 
-
-def write_page(results):
-    pass
+        report.write(runs)
+        log(f"wrote {report.PAGE.relative_to(REPO)} and {report.PLOT.relative_to(REPO)}")
 
 
 if __name__ == "__main__":

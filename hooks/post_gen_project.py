@@ -62,8 +62,8 @@ def main():
     remove_unused_paths(project_dir, options)
     write_env_files(project_dir)
     print(
-        "\nCreated {{ cookiecutter.project_slug }} with random secrets in .env and .env.production. "
-        "Next:\n\n"
+        "\nCreated {{ cookiecutter.project_slug }} with random secrets in .env and "
+        ".env.production. Next:\n\n"
         "    cd {{ cookiecutter.project_slug }}\n"
         "    docker compose up\n\n"
         "then open http://localhost:8000/ (Flower: http://localhost:5555/, "

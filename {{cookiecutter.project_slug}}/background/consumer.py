@@ -1,7 +1,8 @@
 """A worker consumer that dead-letters messages it cannot decode, instead of dropping them.
 
-Celery acknowledges a message whose body it cannot decode (invalid JSON, a pickle
-payload, raw bytes) and logs it: the message is gone. Rejecting it instead lets
+Celery acknowledges a message whose body it cannot decode (invalid JSON, raw bytes)
+and logs it: the message is gone. (A refused content type such as pickle is rejected
+by Celery itself.) Rejecting it instead lets
 RabbitMQ move it to the dead-letter queue, where a person can see what was sent.
 (Redis cannot dead-letter: there the rejected message is dropped, as before, and the
 log line is what remains.) Installed by CELERY_WORKER_CONSUMER in the settings.

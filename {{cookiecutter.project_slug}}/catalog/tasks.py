@@ -63,13 +63,18 @@ def fetch_feed(self, supplier_id):
         raise FeedTooSlow(f"the feed of supplier {supplier_id} took too long") from None
 
 
-@shared_task
+# The feed travels from one step to the next inside messages. Up to a few thousand
+# products that is fine; past 4 MiB, save the download to storage and pass its path.
+FEED_MAX_BYTES = 4 * 1024 * 1024
+
+
+@shared_task(max_payload_bytes=FEED_MAX_BYTES)
 def parse_feed(feed):
     """Check and normalise the feed's rows. Step 2."""
     return services.parse_feed(feed)
 
 
-@shared_task(acks_late=True)
+@shared_task(acks_late=True, max_payload_bytes=FEED_MAX_BYTES)
 def store_products(rows, supplier_id, run_id):
     """Write the rows in one transaction. Step 3; safe to repeat (update_or_create)."""
     return services.store_products(rows, supplier_id, run_id)

@@ -49,7 +49,9 @@ class IntentAdmin(admin.ModelAdmin):
         for intent, reason in refused:
             self.message_user(request, f"Not re-queued {intent}: {reason}.", messages.ERROR)
         if requeued:
-            self.message_user(request, f"Re-queued {len(requeued)} intent(s); the relay sends them now.")
+            self.message_user(
+                request, f"Re-queued {len(requeued)} intent(s); the relay sends them now."
+            )
 
 
 @admin.register(ProcessedIntent)

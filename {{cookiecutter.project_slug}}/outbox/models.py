@@ -47,7 +47,7 @@ class Intent(models.Model):
                 condition=Q(status="pending"),
                 name="outbox_intent_due",
             ),
-            # The nightly cleanup's query: sent intents older than the retention.
+            # The hourly cleanup's query: sent intents older than the retention.
             models.Index(fields=["sent_at"], condition=Q(status="sent"), name="outbox_intent_sent"),
         ]
 

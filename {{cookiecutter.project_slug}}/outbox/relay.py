@@ -52,6 +52,9 @@ HEARTBEAT_FILE = HEARTBEAT_DIR / "outbox-relay.heartbeat"
 BROKER_BACKOFF_MAX = 10
 # The longest wait between two attempts at one intent that failed.
 RETRY_BACKOFF_MAX = 60 * 60
+# How long to wait for the broker to confirm a message. Without a limit, a broker that
+# vanished without closing the connection would hold the relay, and its locks, forever.
+CONFIRM_TIMEOUT = 10
 
 
 class Stop(BaseException):
@@ -203,6 +206,7 @@ class Relay:
             connection=self.broker,
             # No retry inside Celery either: a failure ends this pass at once.
             retry=False,
+            confirm_timeout=CONFIRM_TIMEOUT,
         )
 
     def record_failure(self, intent, error):
@@ -261,6 +265,8 @@ class Relay:
         self.listener.execute(f"LISTEN {CHANNEL}")
 
     def drain_notifications(self):
+        if self.listener is None:
+            return
         try:
             for _ in self.listener.notifies(timeout=0):
                 pass

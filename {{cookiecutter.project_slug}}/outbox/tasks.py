@@ -1,4 +1,4 @@
-"""The outbox's housekeeping, run nightly by beat (scheduling/schedules.py)."""
+"""The outbox's housekeeping, run hourly by beat (scheduling/schedules.py)."""
 
 from datetime import timedelta
 

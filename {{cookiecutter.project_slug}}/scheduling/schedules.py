@@ -43,8 +43,8 @@ SCHEDULES = [
     ScheduledTask(
         name="Delete old outbox intents",
         task="outbox.tasks.delete_old_intents",
-        # 03:45 every night, after the sessions: https://crontab.guru/#45_3_*_*_*
-        schedule=Cron(minute="45", hour="3"),
+        # Hourly: each run deletes one hour's worth of rows, never a night's pile at once.
+        schedule=Every(1, "hours"),
         description=(
             "Deletes sent outbox intents, and the records of processed ones, older than "
             "OUTBOX_KEEP_DAYS; pending and dead intents are kept."

@@ -26,9 +26,7 @@ def make_old(path):
     os.utime(path, (0, 0))
 
 
-def test_a_worker_touches_its_file_on_its_timer_and_removes_it_on_stop(
-    heartbeat_dir, monkeypatch
-):
+def test_a_worker_touches_its_file_on_its_timer_and_removes_it_on_stop(heartbeat_dir, monkeypatch):
     monkeypatch.setattr(heartbeat, "WORKER_INTERVAL", 0.1)
     worker = SimpleNamespace(timer=Timer())
     step = heartbeat.WorkerHeartbeat(worker)

@@ -5,8 +5,6 @@ import logging
 
 import pytest
 
-from config.celery_app import app as celery_app
-
 
 @pytest.mark.django_db
 def test_all_servers_up_answers_200(client):
@@ -19,8 +17,9 @@ def test_all_servers_up_answers_200(client):
 
 @pytest.mark.django_db
 def test_an_unreachable_broker_answers_503_naming_it(client, monkeypatch, caplog):
-    # Nothing listens on port 1.
-    monkeypatch.setitem(celery_app.conf, "broker_url", "redis://127.0.0.1:1/0")
+    # Nothing listens on port 1. Celery reads CELERY_BROKER_URL from the environment
+    # before its settings, each time it opens a connection.
+    monkeypatch.setenv("CELERY_BROKER_URL", "redis://127.0.0.1:1/0")
 
     with caplog.at_level(logging.WARNING, logger="health.views"):
         response = client.get("/health/")
