@@ -154,6 +154,7 @@ class Process:
     def __init__(self, args, cwd, env, log_path):
         self.args = [str(arg) for arg in args]
         self.log_path = log_path
+        self._terminated = False
         self._log = log_path.open("ab")
         self.popen = subprocess.Popen(
             self.args,
@@ -181,10 +182,16 @@ class Process:
         if self.popen.poll() is not None:
             raise RuntimeError(f"{self.args[0]} exited:\n{self.log_text()[-3000:]}")
 
-    def stop(self, timeout=30):
-        """SIGTERM (a Celery worker's warm shutdown), SIGKILL to its group if it lingers."""
-        if self.popen.poll() is None:
+    def terminate(self):
+        """Ask it to stop (a Celery worker's warm shutdown), without waiting."""
+        if self.popen.poll() is None and not self._terminated:
             self.popen.send_signal(signal.SIGTERM)
+            self._terminated = True
+
+    def stop(self, timeout=30):
+        """SIGTERM, wait, then SIGKILL to its whole group if anything lingers."""
+        self.terminate()
+        if self.popen.poll() is None:
             try:
                 self.popen.wait(timeout)
             except subprocess.TimeoutExpired:
@@ -453,6 +460,7 @@ def measure_web(projects, counts):
     messages the POSTs enqueue wait in their queue, which is deleted afterwards.
     """
     deployments, servers, clients = [], [], []
+    projects[0].servers.free_redis_dbs()
     try:
         for project in projects:
             deployment = Deployment(
@@ -494,6 +502,8 @@ def measure_web(projects, counts):
                     if round_number >= counts.web_warmup:
                         timing[kind].append(elapsed)
     finally:
+        for server in servers:
+            server.terminate()
         for server in servers:
             server.stop()
         for deployment in deployments:
@@ -545,6 +555,7 @@ def measure_worker_group(title, runs, projects, counts):
     servers = next(iter(projects.values())).servers
     deployments = []
     measured = {(run, mode): [] for run in runs for mode in run.modes}
+    servers.free_redis_dbs()
     try:
         for run in runs:
             deployment = Deployment(projects[run.combo], run.variant)
@@ -566,9 +577,11 @@ def measure_worker_group(title, runs, projects, counts):
                         f"{percentile(latency['to_done'], 0.5) * 1000:5.2f} ms"
                     )
     finally:
+        for deployment in deployments:  # all at once: each warm shutdown takes a while
+            if deployment.worker is not None:
+                deployment.worker.terminate()
         for deployment in deployments:
             deployment.close()
-        servers.free_redis_dbs()
     records = []
     for (run, mode), rounds in measured.items():
         latencies = {
@@ -641,6 +654,7 @@ def measure_memory(project, counts):
         }
 
     for label, variant, extra, use_script in memory_configs(counts):
+        project.servers.free_redis_dbs()
         deployment = Deployment(project, variant, **extra)
         command = None
         if not use_script:

@@ -10,6 +10,7 @@ import itertools
 import os
 import re
 import secrets
+import signal
 import sys
 from pathlib import Path
 
@@ -40,11 +41,24 @@ def option_id(options):
 SERVERS_USED = []
 
 
+def pytest_configure(config):
+    # A SIGTERM (a CI timeout, a `kill`) ends the run through SystemExit, so that the
+    # atexit handler in tests/services.py still stops every server this run started.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+
+
 def pytest_terminal_summary(terminalreporter):
     if SERVERS_USED:
         terminalreporter.section("real servers used")
         for line in SERVERS_USED:
             terminalreporter.write_line(line)
+
+
+@pytest.fixture(scope="session")
+def servers_used():
+    """SERVERS_USED, for test modules: a line appended here is printed at the end of the
+    run. (Importing it from tests.conftest would give a second copy of this module.)"""
+    return SERVERS_USED
 
 
 @pytest.fixture(scope="session")

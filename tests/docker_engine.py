@@ -81,12 +81,15 @@ def ensure_debian_packages():
             + " ".join(DEBIAN_PACKAGES)
             + " needs root"
         )
-    run(["apt-get", "update"], timeout=600)
-    run(
-        ["env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y"]
-        + ["--no-install-recommends", *DEBIAN_PACKAGES],
-        timeout=1800,
-    )
+    try:
+        run(["apt-get", "update"], timeout=600)
+        run(
+            ["env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y"]
+            + ["--no-install-recommends", *DEBIAN_PACKAGES],
+            timeout=1800,
+        )
+    except RuntimeError as error:
+        raise DockerUnavailable(f"installing {' '.join(DEBIAN_PACKAGES)} failed: {error}") from None
 
 
 def debian_mirror():

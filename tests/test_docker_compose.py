@@ -26,7 +26,6 @@ import pytest
 import requests
 
 from tests import services
-from tests.conftest import SERVERS_USED
 from tests.docker_engine import DockerEngine, DockerUnavailable
 
 COMPOSE_FILES = {"local": "compose.yaml", "production": "compose.production.yaml"}
@@ -42,7 +41,7 @@ DOMAIN = "example.com"  # the template's default domain_name
 
 
 @pytest.fixture(scope="module")
-def docker_engine():
+def docker_engine(servers_used):
     engine = DockerEngine()
     try:
         engine.start()
@@ -51,7 +50,7 @@ def docker_engine():
             pytest.fail(f"CI must run the compose tests, but no Docker engine started: {error}")
         pytest.skip(f"no Docker engine can start here: {error}")
     version = engine.docker("version", "--format", "{{.Server.Version}}").stdout.strip()
-    SERVERS_USED.append(f"Docker Engine {version}, data in {engine.data_dir}")
+    servers_used.append(f"Docker Engine {version}, data in {engine.data_dir}")
     yield engine
     engine.stop()
 
@@ -139,7 +138,7 @@ def write_override(stack, path):
     params=[("local", "rabbitmq"), ("local", "redis"), ("production", "rabbitmq")],
     ids=lambda param: "-".join(param),
 )
-def stack(request, docker_engine, bake, tmp_path_factory):
+def stack(request, docker_engine, bake, tmp_path_factory, servers_used):
     kind, broker = request.param
     project = bake(broker=broker, project_slug=f"compose_{kind}_{broker}")
     override = tmp_path_factory.mktemp("compose") / "ports.yaml"
@@ -158,7 +157,7 @@ def stack(request, docker_engine, bake, tmp_path_factory):
         )  # fmt: skip
         seconds = time.monotonic() - started
         assert up.returncode == 0, f"{up.stderr[-3000:]}\n{stack.diagnosis()}"
-        SERVERS_USED.append(f"{stack.label}: every service healthy {seconds:.1f} s after `up`")
+        servers_used.append(f"{stack.label}: every service healthy {seconds:.1f} s after `up`")
         print(f"[{stack.label}] every service healthy {seconds:.1f} s after `up`")
         yield stack
     finally:

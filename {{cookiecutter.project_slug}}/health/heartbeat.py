@@ -8,7 +8,8 @@ stuck one without loading Django or sending anything through the broker.
   every 5 seconds with django-celery-beat's scheduler.
 
 compose/*/celery/{worker,beat}/healthcheck compare the file's age with a limit. Each
-container has its own /tmp, so the file describes that container's process only.
+container has its own /tmp, so the file describes that container's process only
+(CELERY_HEARTBEAT_DIR moves the files, for both writer and healthcheck).
 `install(app)` in config/celery_app.py switches both on.
 """
 

@@ -12,7 +12,7 @@ is one database transaction:
    alert the team once it has failed OUTBOX_MAX_ATTEMPTS times.
 
 While the broker cannot be reached no intent is attempted, so none is used up: the relay
-tries again after 1, 2, 4, then every 10 seconds, and the intents stay pending however
+tries again after 1, 2, 4, then every 5 seconds, and the intents stay pending however
 long that lasts.
 
 Between passes it sleeps until outbox.enqueue's NOTIFY says an intent was committed
@@ -48,8 +48,8 @@ logger = logging.getLogger(__name__)
 # Touched after every pass that reached the database; compose/*/outbox/healthcheck
 # reads its age. The relay passes at least every OUTBOX_RELAY_POLL_SECONDS.
 HEARTBEAT_FILE = HEARTBEAT_DIR / "outbox-relay.heartbeat"
-# Seconds between tries while the broker is unreachable: 1, 2, 4, 8, 10, 10, ...
-BROKER_BACKOFF_MAX = 10
+# Seconds between tries while the broker is unreachable: 1, 2, 4, 5, 5, ...
+BROKER_BACKOFF_MAX = 5
 # The longest wait between two attempts at one intent that failed.
 RETRY_BACKOFF_MAX = 60 * 60
 # How long to wait for the broker to confirm a message. Without a limit, a broker that

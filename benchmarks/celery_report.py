@@ -1,0 +1,540 @@
+"""Write docs/benchmarks.md and docs/images/benchmarks.png from run.py's figures.
+
+`write(runs)` takes the results of one or more runs (run.py's results.json); the first
+is the main run, whose figures fill the page; the others add columns, so two runs can
+be compared on one page (`run.py --page-from A/results.json B/results.json`).
+"""
+
+import statistics
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+PAGE = REPO / "docs" / "benchmarks.md"
+PLOT = REPO / "docs" / "images" / "benchmarks.png"
+
+COMBOS = ["rabbitmq + django-db", "rabbitmq + redis", "redis + django-db", "redis + redis"]
+BASELINE_COMBO = "redis + redis"
+
+CHANGES = {
+    "prefetch-4": "prefetch multiplier 4 instead of 1",
+    "no-track-started": "no `STARTED` state (`task_track_started` off)",
+    "acks-late": "late acknowledgement (`acks_late`) for every task",
+    "no-events": "no task events (worker events and task-sent events off)",
+    "no-confirms": "no publisher confirms",
+    "classic-queues": "classic durable queues instead of quorum queues",
+    "no-sent-event": "no `task-sent` event (`task_send_sent_event` off)",
+    "no-confirms,no-sent-event": "neither publisher confirms nor `task-sent` events",
+    "db-reuse": "worker keeps its database connection between tasks",
+}
+
+
+def mean(values):
+    return statistics.fmean(values)
+
+
+def find(run, combo, variant, mode):
+    for record in run["workers"]:
+        if (record["combo"], record["variant"], record["mode"]) == (combo, variant, mode):
+            return record
+    return None
+
+
+def tps(record):
+    return mean(record["tasks_per_second"])
+
+
+def tps_cell(record):
+    rounds = ", ".join(f"{value:.0f}" for value in record["tasks_per_second"])
+    return f"**{tps(record):.0f}** ({rounds})"
+
+
+def ms(summary):
+    return f"{summary['p50']:.1f} / {summary['p99']:.1f}"
+
+
+def ratio(value, reference):
+    return f"{value / reference:.2f}×"
+
+
+def table(header, rows):
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------
+# Sections
+# ---------------------------------------------------------------------------
+
+
+def machine_section(runs):
+    main = runs[0]
+    machine = main["machine"]
+    packages = ", ".join(f"{name} {version}" for name, version in machine["packages"].items())
+    servers = machine["servers"]
+    rows = [
+        ("Date", " and ".join(run["date"] for run in runs)),
+        ("CPU", f"{machine['cpu']}, {machine['cores']} cores"),
+        ("Memory", f"{machine['memory_gib']} GiB"),
+        ("Kernel", machine["kernel"]),
+        ("Python", machine["python"]),
+        ("Packages", packages),
+        ("RabbitMQ", f"{servers['RabbitMQ']}, one node"),
+        ("Redis", f"{servers['Redis']}, append-only file, fsync every second"),
+        ("PostgreSQL", f"{servers['PostgreSQL']}, `fsync = off`"),
+        (
+            "Load average (1 min) at start and end",
+            "; ".join(f"{run['load_before'][0]} → {run['load_after'][0]}" for run in runs),
+        ),
+        ("Duration", "; ".join(f"{run['seconds'] / 60:.1f} minutes" for run in runs)),
+    ]
+    text = table(["", ""], rows)
+    busiest = max(float(run["load_before"][0]) for run in runs)
+    if busiest > 0.5:
+        text += (
+            f"\n\nThe machine was shared: before the benchmark started anything, its 1-minute "
+            f"load average was already up to {busiest:.1f} on {machine['cores']} cores, from "
+            "other work (other test suites) that went on during the run. Every process here "
+            "competed with that work for the CPU, which makes single figures noisy: compare "
+            "configurations measured in the same run and the same table, and treat "
+            "differences of less than about 20 % as noise."
+        )
+    return text
+
+
+def web_section(runs):
+    main = runs[0]
+    rows = []
+    for record in main["web"]:
+        kinds = record["kinds"]
+        cost = kinds["POST / enqueues"]["p50"] - kinds["POST / rejected"]["p50"]
+        rows.append(
+            (
+                record["combo"],
+                ms(kinds["GET /"]),
+                ms(kinds["POST / rejected"]),
+                ms(kinds["POST / enqueues"]),
+                f"{cost:+.1f}",
+            )
+        )
+    header = [
+        "Broker + results",
+        "`GET /` p50 / p99 ms",
+        "`POST /` rejected p50 / p99 ms",
+        "`POST /` enqueues p50 / p99 ms",
+        "Enqueue + session, p50 ms",
+    ]
+    requests = main["counts"]["requests"]
+    text = (
+        f"{requests} requests of each kind per project, one at a time, over loopback "
+        "(after a warm-up). `GET /` renders the report form. `POST /` with `days=0` is "
+        "rejected by the form and renders it again: the same request, CSRF check and form "
+        "handling, without the task. `POST /` with `days=7` calls `summarise_signups.delay()`, "
+        "saves the task id in the session and answers 302. The last column is the "
+        "difference of the medians of the two POSTs: one publish plus one session write.\n\n"
+    )
+    text += table(header, rows)
+    publish_rows = []
+    for combo in COMBOS:
+        stored = find(main, combo, "generated", "stored")
+        ignored = find(main, combo, "generated", "ignored")
+        if stored and ignored:
+            publish_rows.append((combo, ms(stored["publish_ms"]), ms(ignored["publish_ms"])))
+    text += (
+        "\n\nThe publish alone, timed around `apply_async()` in a long-lived process (the "
+        "benchmark's publisher, sending `round_trip` one task at a time):\n\n"
+    )
+    text += table(
+        ["Broker + results", "result stored: p50 / p99 ms", "result ignored: p50 / p99 ms"],
+        publish_rows,
+    )
+    return text
+
+
+def throughput_section(runs):
+    main = runs[0]
+    baseline = find(main, BASELINE_COMBO, "baseline", "stored")
+    extra = [f"Run {number} tasks/s" for number in range(2, len(runs) + 1)]
+    header = [
+        "Configuration",
+        "Broker + results",
+        "Result",
+        "Tasks/s (per round)",
+        "× baseline",
+        *extra,
+        "Published/s",
+        "Publish→start p50 / p99 ms",
+        "Publish→done p50 / p99 ms",
+    ]
+    rows = []
+    order = [(combo, "generated", mode) for combo in COMBOS for mode in ("stored", "ignored")]
+    order.append((BASELINE_COMBO, "baseline", "stored"))
+    for combo, variant, mode in order:
+        record = find(main, combo, variant, mode)
+        if record is None:
+            continue
+        others = []
+        for run in runs[1:]:
+            other = find(run, combo, variant, mode)
+            others.append(f"{tps(other):.0f}" if other else "–")
+        rows.append(
+            (
+                "**baseline**" if variant == "baseline" else "generated",
+                combo,
+                mode,
+                tps_cell(record),
+                ratio(tps(record), tps(baseline)),
+                *others,
+                f"{mean(record['publish_per_second']):.0f}",
+                ms(record["to_start_ms"]),
+                ms(record["to_done_ms"]),
+            )
+        )
+    counts = main["counts"]
+    text = (
+        f"Each worker runs 2 pool processes. Throughput: {counts['batch']} tasks sent as fast "
+        "as one publisher can, timed from the first publish to the end of the last task "
+        f"({counts['batch_django_db']} tasks where each stores its result in PostgreSQL, "
+        "which is far slower); "
+        f"{counts['rounds']} rounds, in turns with the other configurations of the same "
+        "broker. Latency: "
+        f"{counts['sequential']} tasks per round sent one at a time, each after the previous "
+        "one finished; *start* is when the pool process began the task, *done* when it had "
+        "finished and stored its result. Result *stored*: `round_trip` as the project "
+        "declares it (`ignore_result=False`); *ignored*: the same task sent with "
+        "`ignore_result=True`, as every task that does not opt in behaves.\n\n"
+    )
+    return text + table(header, rows)
+
+
+def variants_section(runs):
+    main = runs[0]
+    rows = []
+    for record in main["workers"]:
+        if record["variant"] in ("generated", "baseline"):
+            continue
+        reference = find(main, record["combo"], "generated", record["mode"])
+        rows.append(
+            (
+                CHANGES.get(record["variant"], record["variant"]),
+                record["combo"],
+                record["mode"],
+                tps_cell(record),
+                ratio(tps(record), tps(reference)),
+                f"{record['publish_ms']['p50']:.2f} (gen. {reference['publish_ms']['p50']:.2f})",
+                f"{record['to_done_ms']['p50']:.1f} (gen. {reference['to_done_ms']['p50']:.1f})",
+            )
+        )
+    header = [
+        "Change from the generated configuration",
+        "Broker + results",
+        "Result",
+        "Tasks/s (per round)",
+        "× generated",
+        "Publish p50 ms",
+        "Publish→done p50 ms",
+    ]
+    return table(header, rows)
+
+
+def memory_section(runs):
+    main = runs[0]
+    rows = []
+    for record in main["memory"]:
+        for sample in record["samples"]:
+            rows.append(
+                (
+                    record["label"],
+                    sample["tasks"],
+                    ", ".join(f"{child['rss']:.1f}" for child in sample["children"]),
+                    ", ".join(f"{child['uss']:.1f}" for child in sample["children"]),
+                    f"{sample['parent']['rss']:.1f}",
+                    "–"
+                    if sample["tasks_per_second"] is None
+                    else f"{sample['tasks_per_second']:.0f}",
+                )
+            )
+        rows.append(("", "pool processes used:", record["pool_processes"], "", "", ""))
+    header = [
+        "Worker",
+        "Tasks run",
+        "Pool processes RSS MiB",
+        "… of it private MiB",
+        "Main process RSS MiB",
+        "Tasks/s (batch)",
+    ]
+    return table(header, rows)
+
+
+# ---------------------------------------------------------------------------
+# Findings, computed from the figures so that a re-run keeps them true
+# ---------------------------------------------------------------------------
+
+
+def _tps(run, combo, variant, mode):
+    record = find(run, combo, variant, mode)
+    return tps(record) if record else None
+
+
+def findings(runs):
+    main = runs[0]
+    base = _tps(main, BASELINE_COMBO, "baseline", "stored")
+    lines = []
+
+    def change(variant, combo, mode):
+        value = _tps(main, combo, variant, mode)
+        reference = _tps(main, combo, "generated", mode)
+        return value / reference if value and reference else None
+
+    gen_rr_stored = _tps(main, BASELINE_COMBO, "generated", "stored")
+    gen_rr_ignored = _tps(main, BASELINE_COMBO, "generated", "ignored")
+    lines.append(
+        f"- **Same servers, same task.** On Redis with Redis results the generated "
+        f"configuration ran {gen_rr_stored:.0f} tasks/s where the task stores its result and "
+        f"{gen_rr_ignored:.0f} tasks/s where it does not (the project's default), against "
+        f"{base:.0f} tasks/s for the baseline ({gen_rr_stored / base:.2f}× and "
+        f"{gen_rr_ignored / base:.2f}×)."
+    )
+    db_stored = [_tps(main, combo, "generated", "stored") for combo in COMBOS[::2]]
+    db_reuse = [_tps(main, combo, "db-reuse", "stored") for combo in COMBOS[::2]]
+    if all(db_stored) and all(db_reuse):
+        lines.append(
+            "- **Results in PostgreSQL are the slow case, and most of it is connections, not "
+            "writes.** With `django-db` results a task that stores its result ran at "
+            + " and ".join(f"{value:.0f}" for value in db_stored)
+            + " tasks/s (RabbitMQ, Redis broker). Celery's Django fix-up closes every "
+            "database connection before and after each task, whatever `CONN_MAX_AGE` says, "
+            "so each such task opens a new PostgreSQL connection (TCP, SCRAM authentication, "
+            "a new server process). Keeping the connection (`db-reuse`) gave "
+            + " and ".join(f"{value:.0f}" for value in db_reuse)
+            + " tasks/s: "
+            + " and ".join(f"{a / b:.1f}×" for a, b in zip(db_reuse, db_stored, strict=True))
+            + ". Tasks that use the ORM pay the same connection cost, whatever the backend."
+        )
+    confirms = change("no-confirms", "rabbitmq + redis", "ignored")
+    sent = change("no-sent-event", "rabbitmq + redis", "ignored")
+    both = change("no-confirms,no-sent-event", "rabbitmq + redis", "ignored")
+    gen_publish = find(main, "rabbitmq + redis", "generated", "ignored")
+    both_publish = find(main, "rabbitmq + redis", "no-confirms,no-sent-event", "ignored")
+    if confirms and sent and both and gen_publish and both_publish:
+        lines.append(
+            "- **On RabbitMQ, a publish is two confirmed messages.** `task_send_sent_event` "
+            "makes every `delay()` publish a `task-sent` event on the same channel as the "
+            "task, and with `confirm_publish` the channel waits for RabbitMQ's confirmation "
+            "of each. Median publish: "
+            f"{gen_publish['publish_ms']['p50']:.2f} ms as generated, "
+            f"{both_publish['publish_ms']['p50']:.2f} ms with neither. Throughput of tasks "
+            f"that store nothing: ×{confirms:.2f} without confirms, ×{sent:.2f} without the "
+            f"sent event, ×{both:.2f} without both."
+        )
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------
+# The plot
+# ---------------------------------------------------------------------------
+
+
+def plot(runs, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    main = runs[0]
+    figure, axes = plt.subplots(2, 2, figsize=(14, 10))
+
+    # Web requests.
+    ax = axes[0][0]
+    kinds = ["GET /", "POST / rejected", "POST / enqueues"]
+    width = 0.26
+    for index, kind in enumerate(kinds):
+        p50 = [record["kinds"][kind]["p50"] for record in main["web"]]
+        p99 = [record["kinds"][kind]["p99"] for record in main["web"]]
+        positions = [x + (index - 1) * width for x in range(len(main["web"]))]
+        ax.bar(positions, p50, width, label=f"{kind} (p50)")
+        ax.scatter(positions, p99, marker="_", s=200, color="black")
+    ax.set_xticks(range(len(main["web"])))
+    ax.set_xticklabels([record["combo"].replace(" + ", "\n+ ") for record in main["web"]])
+    ax.set_ylabel("ms per request (bar: p50, dash: p99)")
+    ax.set_title("Web request latency, Gunicorn, 2 workers")
+    ax.legend(fontsize=8)
+
+    # Throughput: generated vs baseline.
+    ax = axes[0][1]
+    labels, values, colours = [], [], []
+    for combo in COMBOS:
+        for mode in ("stored", "ignored"):
+            record = find(main, combo, "generated", mode)
+            if record:
+                labels.append(f"{combo}, {mode}")
+                values.append(tps(record))
+                colours.append("tab:blue" if mode == "stored" else "tab:cyan")
+    baseline = find(main, BASELINE_COMBO, "baseline", "stored")
+    labels.append("BASELINE redis + redis, stored")
+    values.append(tps(baseline))
+    colours.append("tab:red")
+    ax.barh(range(len(values)), values, color=colours)
+    ax.set_yticks(range(len(values)))
+    ax.set_yticklabels(labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("tasks/s (round_trip, 2 pool processes)")
+    ax.set_title("Throughput: generated configuration vs baseline")
+
+    # One setting at a time.
+    ax = axes[1][0]
+    labels, values, colours = [], [], []
+    for record in main["workers"]:
+        if record["variant"] in ("generated", "baseline"):
+            continue
+        reference = find(main, record["combo"], "generated", record["mode"])
+        labels.append(f"{record['variant']} ({record['combo']}, {record['mode']})")
+        values.append(tps(record) / tps(reference))
+        colours.append("tab:green" if values[-1] >= 1 else "tab:orange")
+    ax.barh(range(len(values)), values, color=colours)
+    ax.axvline(1.0, color="black", linewidth=1)
+    ax.set_yticks(range(len(values)))
+    ax.set_yticklabels(labels, fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel("throughput relative to the generated configuration")
+    ax.set_title("One setting changed at a time")
+
+    # Memory.
+    ax = axes[1][1]
+    for record in main["memory"]:
+        tasks = [sample["tasks"] for sample in record["samples"]]
+        rss = [mean([c["rss"] for c in sample["children"]]) for sample in record["samples"]]
+        ax.plot(tasks, rss, marker="o", label=record["label"])
+    ax.set_xlabel("summarise_signups tasks run")
+    ax.set_ylabel("mean RSS per pool process, MiB")
+    ax.set_ylim(bottom=0)
+    ax.set_title("Worker pool process memory")
+    ax.legend(fontsize=8)
+
+    figure.suptitle(
+        f"cookiecutter-django-celery benchmarks, {main['date']}, "
+        f"{main['machine']['cores']} cores (figures from this machine only)"
+    )
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=80)
+    plt.close(figure)
+
+
+# ---------------------------------------------------------------------------
+# The page
+# ---------------------------------------------------------------------------
+
+
+def write(runs):
+    plot(runs, PLOT)
+    PAGE.write_text(page(runs))
+
+
+def page(runs):
+    main = runs[0]
+    counts = main["counts"]
+    return f"""# Benchmarks
+
+What the generated configuration costs, measured on real servers with the generated
+project's own processes: how long a web request that enqueues a task takes, how many
+trivial tasks a worker gets through, how fast one task goes from `delay()` to done,
+and how much memory a worker's pool processes hold. The generated configuration is
+compared with a baseline of common template defaults, and then changed one setting at
+a time to find out where each difference comes from.
+
+!!! note "Figures from one machine"
+    Every figure on this page comes from the machine described below, on the date
+    shown, and from nowhere else. On other hardware, other server versions or with
+    other load, the absolute figures will differ; compare configurations within a run.
+    Re-run the benchmark to refresh the page (below).
+
+![Benchmark results](images/benchmarks.png)
+
+## Running it
+
+From a checkout of this repository, with the test requirements installed in `.venv`
+and `pip install -r benchmarks/requirements.txt` (matplotlib):
+
+```bash
+.venv/bin/python benchmarks/run.py
+```
+
+It takes about {main["seconds"] / 60:.0f} minutes. `benchmarks/README.md` says what it
+starts and measures; its figures rewrite this page and the plot above.
+
+## The machine
+
+{machine_section(runs)}
+
+## Enqueue cost inside a web request
+
+Each generated project runs under Gunicorn (`gunicorn config.wsgi --workers=2`) with its
+production settings (`DJANGO_SECURE_SSL_REDIRECT=false`, so plain HTTP on loopback).
+No worker runs meanwhile, so the figures are the web process's alone.
+
+{web_section(runs)}
+
+## Throughput and latency: generated configuration vs baseline
+
+The task is the project's `scheduling.tasks.round_trip`, which returns a two-key dict
+and touches neither the database nor the network: what is measured is Celery, the
+broker and the result backend. Workers are started with the project's
+`compose/production/celery/worker/start` (the `celery worker` command of
+`compose/local/celery/worker/start`, without `watchfiles`), 2 pool processes each.
+
+The **baseline** mirrors what common Django + Celery templates ship: Redis as broker
+and result backend, no publisher confirms, early acknowledgement, Celery's default
+prefetch multiplier (4), a result stored for every task with no `STARTED` state, and
+Celery's default classic queue on a direct exchange. Everything else (JSON only, task
+events for Flower, extended results, time limits, the start script) is the same as
+in the generated configuration.
+
+{throughput_section(runs)}
+
+## Where the differences come from: one setting at a time
+
+Each row changes one setting of the generated configuration and is compared with the
+generated configuration on the same broker, result backend and result mode, measured
+in the same rounds.
+
+{variants_section(runs)}
+
+What the figures say:
+
+{findings(runs)}
+
+## Worker memory
+
+Workers consuming `reports.tasks.summarise_signups` (one query on the users table,
+result stored in PostgreSQL; RabbitMQ broker) in batches of {counts["memory_batch"]},
+with 2 pool processes. RSS is read from `/proc/PID/smaps_rollup` after each batch;
+*private* is the part not shared with the main process (RSS counts pages shared after
+`fork()` once per process). *No limits* is `celery worker` without
+`--max-tasks-per-child` and `--max-memory-per-child`; the others run the production
+start script, whose defaults are 1000 tasks and 256 MiB (262144 KiB) per pool process.
+
+{memory_section(runs)}
+
+## How it measures
+
+- **Servers**: one PostgreSQL, two Redis (one for the site, one only for the
+  benchmark's probe) and one RabbitMQ node, started by `tests/services.py` on free
+  ports of 127.0.0.1. Each configuration gets its own RabbitMQ virtual host or Redis
+  databases, deleted or emptied afterwards.
+- **Projects**: generated with `cookiecutter --no-input` for each broker and result
+  backend, each with its own migrated database. Nothing in them is edited: the
+  benchmark's settings module (`benchmarks/benchprobe/settings.py`) imports the
+  project's production settings and applies one named variant; it is put on
+  `PYTHONPATH` and chosen with `DJANGO_SETTINGS_MODULE`.
+- **Counting completions**: a `task_postrun` handler in each pool process appends
+  `task id, pid, start, end` to a list on the benchmark's own Redis server (one
+  `RPUSH`, about 0.1 ms on loopback). The publisher polls the list's length every
+  10 ms; the end of a batch is the latest end time in the list, so the polling
+  interval does not count. Neither the broker nor the result backend is polled.
+- **Fairness**: the configurations of one broker run side by side (idle workers cost
+  next to nothing) and are measured in turns, round after round, so that a burst of
+  other load on the machine falls on all of them rather than on one.
+- **Bounds**: every loop is bounded in count and time, all traffic is on 127.0.0.1,
+  and every server and process the benchmark started is stopped at the end.
+"""
