@@ -42,9 +42,13 @@ SERVERS_USED = []
 
 
 def pytest_configure(config):
-    # A SIGTERM (a CI timeout, a `kill`) ends the run through SystemExit, so that the
-    # atexit handler in tests/services.py still stops every server this run started.
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    # A SIGTERM (a CI timeout, a `kill`) ends the run as Ctrl-C does: pytest tears the
+    # fixtures down, and the atexit handler in tests/services.py stops every server.
+    signal.signal(signal.SIGTERM, stop_like_ctrl_c)
+
+
+def stop_like_ctrl_c(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def pytest_terminal_summary(terminalreporter):
