@@ -258,7 +258,8 @@ CELERY_TASK_ACKS_ON_FAILURE = False
 # or RabbitMQ closes the channel of a late-ack task still running and delivers it again.
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#task-acks-on-timeout
 CELERY_TASK_ACKS_ON_TIMEOUT = True
-# Undecodable messages (not JSON, pickle, garbage) are dead-lettered instead of dropped.
+# Undecodable messages (broken JSON, raw bytes) are dead-lettered instead of dropped.
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html#worker-consumer
 CELERY_WORKER_CONSUMER = "background.consumer:DeadLetteringConsumer"
 # A late-ack task whose worker process is killed goes back to the queue. Only tasks
 # that are safe to run twice set acks_late=True (see background/base.py's docs).
