@@ -58,7 +58,7 @@ class Counts:
     max_tasks_per_child: int  # the limit tried in the memory runs
 
 
-FULL = Counts(2, 1000, 250, 150, 20, 500, 30, 2, 500, 100)
+FULL = Counts(3, 700, 200, 100, 20, 500, 30, 2, 500, 100)
 QUICK = Counts(2, 100, 40, 15, 5, 40, 5, 2, 50, 20)
 
 
@@ -533,7 +533,7 @@ def batch_size(run, mode, counts):
     return counts.batch
 
 
-def driver_steps(run, counts):
+def driver_steps(run, counts, cpu_pids):
     def step(command, count, ignore_result):
         return {
             "command": command,
@@ -546,8 +546,16 @@ def driver_steps(run, counts):
     steps = [step("sequential", counts.warmup, False)]
     for mode in run.modes:
         steps.append(step("sequential", counts.sequential, mode == "ignored"))
-        steps.append(step("batch", batch_size(run, mode, counts), mode == "ignored"))
+        batch = step("batch", batch_size(run, mode, counts), mode == "ignored")
+        steps.append({**batch, "cpu_pids": cpu_pids})
     return steps
+
+
+def server_pid(server):
+    return int(server.pid_file.read_text().split()[0])
+
+
+CPU_PARTS = ("publisher", "worker", "rabbitmq", "redis", "postgres")
 
 
 def measure_worker_group(title, runs, projects, counts):
@@ -564,17 +572,25 @@ def measure_worker_group(title, runs, projects, counts):
         for deployment in deployments:
             deployment.wait_until_ready()
         log(f"{title}: {len(deployments)} workers ready")
+        server_pids = {
+            "rabbitmq": server_pid(servers.rabbitmq),
+            "redis": server_pid(servers.redis),
+            "postgres": server_pid(servers.postgres),
+        }
         for round_number in range(1, counts.rounds + 1):
             for run, deployment in zip(runs, deployments, strict=True):
-                results = deployment.driver(driver_steps(run, counts))
+                cpu_pids = {"worker": deployment.worker.pid, **server_pids}
+                results = deployment.driver(driver_steps(run, counts, cpu_pids))
                 for index, mode in enumerate(run.modes):
                     latency, batch = results[1 + 2 * index], results[2 + 2 * index]
                     measured[run, mode].append((latency, batch))
+                    cpu = sum(batch["cpu_seconds"].values()) / batch["count"] * 1000
                     log(
                         f"  round {round_number}  {run.combo.label:20} {run.variant:26} "
                         f"{mode:8} {batch['tasks_per_second']:6.0f} tasks/s  publishing "
                         f"{batch['count'] / batch['publish_seconds']:5.0f}/s  done p50 "
-                        f"{percentile(latency['to_done'], 0.5) * 1000:5.2f} ms"
+                        f"{percentile(latency['to_done'], 0.5) * 1000:5.2f} ms  CPU "
+                        f"{cpu:5.2f} ms/task"
                     )
     finally:
         for deployment in deployments:  # all at once: each warm shutdown takes a while
@@ -598,6 +614,17 @@ def measure_worker_group(title, runs, projects, counts):
                 "tasks_per_second": [batch["tasks_per_second"] for _, batch in rounds],
                 "publish_per_second": [
                     batch["count"] / batch["publish_seconds"] for _, batch in rounds
+                ],
+                # CPU milliseconds per task, over all rounds, by process.
+                "cpu_ms_per_task": {
+                    part: sum(batch["cpu_seconds"][part] for _, batch in rounds)
+                    / sum(batch["count"] for _, batch in rounds)
+                    * 1000
+                    for part in CPU_PARTS
+                },
+                "cpu_ms_per_task_rounds": [
+                    sum(batch["cpu_seconds"].values()) / batch["count"] * 1000
+                    for _, batch in rounds
                 ],
                 **{f"{key}_ms": ms_summary(values) for key, values in latencies.items()},
             }

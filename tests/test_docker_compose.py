@@ -70,6 +70,9 @@ class BrowserBehindTheProxy(requests.Session):
 
 
 class Stack:
+    """A generated project's local or production stack, run by compose on the test's
+    engine with its compose file and the test's port override."""
+
     def __init__(self, engine, project, kind, broker, override):
         self.engine = engine
         self.project = project
@@ -139,6 +142,7 @@ def write_override(stack, path):
     ids=lambda param: "-".join(param),
 )
 def stack(request, docker_engine, bake, tmp_path_factory, servers_used):
+    """The stack, up with every service healthy; `down --volumes` afterwards."""
     kind, broker = request.param
     project = bake(broker=broker, project_slug=f"compose_{kind}_{broker}")
     override = tmp_path_factory.mktemp("compose") / "ports.yaml"

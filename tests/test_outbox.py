@@ -51,15 +51,6 @@ class Inbox:
         )
 
 
-@pytest.fixture(scope="module")
-def inbox():
-    handler = Inbox()
-    controller = Controller(handler, hostname="127.0.0.1", port=services.free_port())
-    controller.start()
-    yield handler, controller.port
-    controller.stop()
-
-
 class OutboxProject:
     def __init__(self, broker, path, env, log_dir, postgres, inbox):
         self.broker = broker
@@ -86,7 +77,8 @@ class OutboxProject:
             "worker",
             CELERY_WORKER_NAME="priority",
             CELERY_WORKER_QUEUES="priority",
-            CELERY_WORKER_CONCURRENCY="2",
+            # Sending a mail is mostly waiting for the SMTP server: 4 processes overlap it.
+            CELERY_WORKER_CONCURRENCY="4",
         )
         self.worker.wait_for_log(" ready.", timeout=60)
 
@@ -172,21 +164,23 @@ class OutboxProject:
 
 
 @pytest.fixture(scope="module", params=["rabbitmq", "redis"])
-def project(request, bake, project_env, postgres, inbox, tmp_path_factory):
+def project(request, bake, project_env, postgres, tmp_path_factory):
     broker = request.param
-    handler, smtp_port = inbox
+    inbox = Inbox()
+    smtp = Controller(inbox, hostname="127.0.0.1", port=services.free_port())
+    smtp.start()
     path = bake(broker=broker, project_slug=f"outbox_{broker}")
     log_dir = tmp_path_factory.mktemp(f"outbox-{broker}")
     env = project_env({"broker": broker, "result_backend": "django-db"})
     env.update(
         DJANGO_BIND=f"127.0.0.1:{services.free_port()}",
-        EMAIL_URL=f"smtp://127.0.0.1:{smtp_port}",
+        EMAIL_URL=f"smtp://127.0.0.1:{smtp.port}",
         CELERY_HEARTBEAT_DIR=str(log_dir),
         # A dead intent in seconds rather than minutes: 3 attempts, 1 s then 2 s apart.
         OUTBOX_MAX_ATTEMPTS="3",
         OUTBOX_RETRY_SECONDS="1",
     )
-    project = OutboxProject(broker, path, env, log_dir, postgres, handler)
+    project = OutboxProject(broker, path, env, log_dir, postgres, inbox)
     migrate = ProjectProcess(path, "django/migrate", env, log_dir).start()
     assert migrate.process.wait(120) == 0, migrate.log_text()
     project.web = project.start("django/start", "web")
@@ -197,6 +191,7 @@ def project(request, bake, project_env, postgres, inbox, tmp_path_factory):
     finally:
         project.stop_relays()
         assert stop_all([p for p in (project.worker, project.web) if p]) == []
+        smtp.stop()
 
 
 def test_orders_placed_while_the_broker_is_down_are_all_confirmed_once_it_is_back(project, request):
@@ -351,7 +346,7 @@ def test_two_relays_publish_each_of_1000_intents_exactly_once(project):
 
 def test_a_relay_killed_between_publish_and_commit_causes_a_duplicate_with_no_effect(project):
     project.stop_worker()  # messages stay in the queue, where they can be counted
-    batch = 300
+    batch = 200
     orders = project.place_orders(batch)
     sent_before = project.intents("sent")
 

@@ -14,8 +14,10 @@ broker or the result backend, so counting them costs the worker one RPUSH per ta
 import importlib
 import json
 import os
+import resource
 import sys
 import time
+from pathlib import Path
 
 import django
 
@@ -77,21 +79,67 @@ def sequential(task_name, count, ignore_result, timeout):
     return {"publish": publish, "to_start": to_start, "to_done": to_done}
 
 
-def batch(task_name, count, ignore_result, timeout):
-    """Send `count` tasks as fast as one publisher can; time until the last has finished."""
+def _cpu_ticks_by_pid():
+    """utime + stime + cutime + cstime of every process, and each one's parent."""
+    ticks, parents = {}, {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        pid = int(stat.parent.name)
+        parents[pid] = int(fields[1])
+        ticks[pid] = sum(int(value) for value in fields[11:15])
+    return ticks, parents
+
+
+def _cpu_seconds(roots):
+    """CPU seconds used so far by each root process with all its descendants, live or
+    reaped (a reaped child's time is in its parent's cutime/cstime)."""
+    ticks, parents = _cpu_ticks_by_pid()
+    children = {}
+    for pid, parent in parents.items():
+        children.setdefault(parent, []).append(pid)
+    seconds = {}
+    for name, root in roots.items():
+        total, stack = 0, [root]
+        while stack:
+            pid = stack.pop()
+            total += ticks.get(pid, 0)
+            stack.extend(children.get(pid, []))
+        seconds[name] = total / os.sysconf("SC_CLK_TCK")
+    return seconds
+
+
+def _own_cpu_seconds():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def batch(task_name, count, ignore_result, timeout, cpu_pids=None):
+    """Send `count` tasks as fast as one publisher can; time until the last has finished.
+
+    With `cpu_pids` ({name: pid}), also the CPU time each of those processes (with its
+    descendants) and this publisher used meanwhile.
+    """
     task, args = _task(task_name)
     probe = _probe()
     probe.delete(PROBE_KEY)
+    cpu_pids = cpu_pids or {}
+    cpu_before = _cpu_seconds(cpu_pids)
+    own_before = _own_cpu_seconds()
     first_sent = time.time()
     for _ in range(count):
         task.apply_async(args, ignore_result=ignore_result)
     last_sent = time.time()
+    own_cpu = _own_cpu_seconds() - own_before  # publishing only, not the polling below
     deadline = time.monotonic() + timeout
     while probe.llen(PROBE_KEY) < count:
         if time.monotonic() > deadline:
             done = probe.llen(PROBE_KEY)
             raise TimeoutError(f"only {done} of {count} {task_name} tasks done after {timeout} s")
         time.sleep(0.01)
+    cpu_after = _cpu_seconds(cpu_pids)
     rows = _entries(probe.lrange(PROBE_KEY, 0, -1))
     probe.delete(PROBE_KEY)
     last_done = max(row[3] for row in rows)
@@ -101,6 +149,10 @@ def batch(task_name, count, ignore_result, timeout):
         "seconds": last_done - first_sent,
         "tasks_per_second": count / (last_done - first_sent),
         "pids": sorted({row[1] for row in rows}),
+        "cpu_seconds": {
+            "publisher": own_cpu,
+            **{name: cpu_after[name] - cpu_before[name] for name in cpu_pids},
+        },
     }
 
 

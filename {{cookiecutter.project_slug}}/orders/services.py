@@ -22,7 +22,7 @@ def place_order(email, item, quantity):
     delay_on_commit() would lose the e-mail of an order committed while the broker was
     unreachable, and delay() would send one for an order that then rolled back.
     """
-    from .tasks import send_order_confirmation
+    from .tasks import send_order_confirmation  # here, not above: tasks.py imports this module
 
     with transaction.atomic():
         order = Order.objects.create(email=email, item=item, quantity=quantity)

@@ -135,13 +135,13 @@ class Relay:
                 )
                 self.close_broker()
                 HEARTBEAT_FILE.touch()
-                time.sleep(delay)
+                self.sleep(delay)
                 continue
             except Exception:
                 # The database is unreachable, or a bug: say so, and try again later.
                 logger.exception("The outbox relay's pass failed; trying again shortly")
                 self.close_listener()
-                time.sleep(self.poll_seconds)
+                self.sleep(self.poll_seconds)
                 continue
             broker_failures = 0
             HEARTBEAT_FILE.touch()
@@ -273,12 +273,17 @@ class Relay:
         except psycopg.Error:
             self.close_listener()
 
+    def sleep(self, seconds):
+        # A stop signal that came during a batch ends the relay now, not after a nap.
+        if not self.stopping:
+            time.sleep(seconds)
+
     def wait_for_work(self, seconds):
         """Sleep until an intent is committed, or for `seconds` at most."""
-        if seconds <= 0:
+        if seconds <= 0 or self.stopping:
             return
         if self.listener is None:
-            time.sleep(seconds)
+            self.sleep(seconds)
             return
         try:
             for _ in self.listener.notifies(timeout=seconds, stop_after=1):
