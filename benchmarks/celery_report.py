@@ -48,6 +48,15 @@ def tps_cell(record):
     return f"**{tps(record):.0f}** ({rounds})"
 
 
+def cpu(record):
+    return sum(record["cpu_ms_per_task"].values())
+
+
+def cpu_cell(record):
+    rounds = ", ".join(f"{value:.2f}" for value in record["cpu_ms_per_task_rounds"])
+    return f"**{cpu(record):.2f}** ({rounds})"
+
+
 def ms(summary):
     return f"{summary['p50']:.1f} / {summary['p99']:.1f}"
 
@@ -159,8 +168,10 @@ def throughput_section(runs):
         "Configuration",
         "Broker + results",
         "Result",
+        "CPU ms per task (per round)",
+        "CPU × baseline",
         "Tasks/s (per round)",
-        "× baseline",
+        "Tasks/s × baseline",
         *extra,
         "Published/s",
         "Publish→start p50 / p99 ms",
@@ -182,6 +193,8 @@ def throughput_section(runs):
                 "**baseline**" if variant == "baseline" else "generated",
                 combo,
                 mode,
+                cpu_cell(record),
+                ratio(cpu(record), cpu(baseline)),
                 tps_cell(record),
                 ratio(tps(record), tps(baseline)),
                 *others,
@@ -207,6 +220,33 @@ def throughput_section(runs):
     return text + table(header, rows)
 
 
+PARTS = {
+    "publisher": "publisher",
+    "worker": "worker (main + pool)",
+    "rabbitmq": "RabbitMQ",
+    "redis": "Redis",
+    "postgres": "PostgreSQL",
+}
+
+
+def cpu_section(runs):
+    main = runs[0]
+    rows = []
+    for record in main["workers"]:
+        parts = record["cpu_ms_per_task"]
+        rows.append(
+            (
+                record["variant"],
+                record["combo"],
+                record["mode"],
+                *(f"{parts[part]:.2f}" for part in PARTS),
+                f"**{cpu(record):.2f}**",
+            )
+        )
+    header = ["Configuration", "Broker + results", "Result", *PARTS.values(), "Total"]
+    return table(header, rows)
+
+
 def variants_section(runs):
     main = runs[0]
     rows = []
@@ -219,6 +259,8 @@ def variants_section(runs):
                 CHANGES.get(record["variant"], record["variant"]),
                 record["combo"],
                 record["mode"],
+                cpu_cell(record),
+                ratio(cpu(record), cpu(reference)),
                 tps_cell(record),
                 ratio(tps(record), tps(reference)),
                 f"{record['publish_ms']['p50']:.2f} (gen. {reference['publish_ms']['p50']:.2f})",
@@ -229,8 +271,10 @@ def variants_section(runs):
         "Change from the generated configuration",
         "Broker + results",
         "Result",
+        "CPU ms per task (per round)",
+        "CPU × generated",
         "Tasks/s (per round)",
-        "× generated",
+        "Tasks/s × generated",
         "Publish p50 ms",
         "Publish→done p50 ms",
     ]
@@ -360,26 +404,31 @@ def plot(runs, path):
     ax.set_title("Web request latency, Gunicorn, 2 workers")
     ax.legend(fontsize=8)
 
-    # Throughput: generated vs baseline.
+    # CPU per task, by process: generated vs baseline.
     ax = axes[0][1]
-    labels, values, colours = [], [], []
-    for combo in COMBOS:
-        for mode in ("stored", "ignored"):
-            record = find(main, combo, "generated", mode)
-            if record:
-                labels.append(f"{combo}, {mode}")
-                values.append(tps(record))
-                colours.append("tab:blue" if mode == "stored" else "tab:cyan")
-    baseline = find(main, BASELINE_COMBO, "baseline", "stored")
-    labels.append("BASELINE redis + redis, stored")
-    values.append(tps(baseline))
-    colours.append("tab:red")
-    ax.barh(range(len(values)), values, color=colours)
-    ax.set_yticks(range(len(values)))
+    records = [
+        find(main, combo, "generated", mode) for combo in COMBOS for mode in ("stored", "ignored")
+    ]
+    records = [record for record in records if record]
+    records.append(find(main, BASELINE_COMBO, "baseline", "stored"))
+    labels = [
+        f"{'BASELINE' if r['variant'] == 'baseline' else 'generated'} {r['combo']}, {r['mode']}"
+        for r in records
+    ]
+    left = [0.0] * len(records)
+    for part, name in PARTS.items():
+        values = [record["cpu_ms_per_task"][part] for record in records]
+        ax.barh(range(len(records)), values, left=left, label=name)
+        left = [a + b for a, b in zip(left, values, strict=True)]
+    for index, record in enumerate(records):
+        ax.text(left[index], index, f" {tps(record):.0f} tasks/s", va="center", fontsize=7)
+    ax.set_yticks(range(len(records)))
     ax.set_yticklabels(labels, fontsize=8)
     ax.invert_yaxis()
-    ax.set_xlabel("tasks/s (round_trip, 2 pool processes)")
-    ax.set_title("Throughput: generated configuration vs baseline")
+    ax.set_xlim(right=max(left) * 1.3)
+    ax.set_xlabel("CPU ms per task, all processes (text: measured tasks/s)")
+    ax.set_title("Cost per task of round_trip: generated vs baseline")
+    ax.legend(fontsize=7, loc="lower right")
 
     # One setting at a time.
     ax = axes[1][0]
@@ -389,14 +438,14 @@ def plot(runs, path):
             continue
         reference = find(main, record["combo"], "generated", record["mode"])
         labels.append(f"{record['variant']} ({record['combo']}, {record['mode']})")
-        values.append(tps(record) / tps(reference))
-        colours.append("tab:green" if values[-1] >= 1 else "tab:orange")
+        values.append(cpu(record) / cpu(reference))
+        colours.append("tab:green" if values[-1] <= 1 else "tab:orange")
     ax.barh(range(len(values)), values, color=colours)
     ax.axvline(1.0, color="black", linewidth=1)
     ax.set_yticks(range(len(values)))
     ax.set_yticklabels(labels, fontsize=7)
     ax.invert_yaxis()
-    ax.set_xlabel("throughput relative to the generated configuration")
+    ax.set_xlabel("CPU per task relative to the generated configuration (lower is cheaper)")
     ax.set_title("One setting changed at a time")
 
     # Memory.
@@ -492,6 +541,17 @@ in the generated configuration.
 
 {throughput_section(runs)}
 
+On a shared machine, tasks per second depend as much on what else runs as on the
+configuration. The CPU time each task costs does not: it is the sum, over a batch, of
+the CPU time used by the publisher (while publishing), the worker (main process and pool
+processes), RabbitMQ, Redis and PostgreSQL (each with its children), divided by the
+number of tasks. On a machine given over to the site, throughput is bounded by the
+cores divided by that cost; compare configurations by it first.
+
+CPU milliseconds per task, by process (all rounds together):
+
+{cpu_section(runs)}
+
 ## Where the differences come from: one setting at a time
 
 Each row changes one setting of the generated configuration and is compared with the
@@ -527,6 +587,13 @@ start script, whose defaults are 1000 tasks and 256 MiB (262144 KiB) per pool pr
   benchmark's settings module (`benchmarks/benchprobe/settings.py`) imports the
   project's production settings and applies one named variant; it is put on
   `PYTHONPATH` and chosen with `DJANGO_SETTINGS_MODULE`.
+- **CPU time**: `utime + stime + cutime + cstime` from `/proc/PID/stat` of each
+  server's main process and of the worker's main process, plus those of all their live
+  descendants (a reaped child's time is in its parent's `cutime`/`cstime`), read just
+  before a batch's first publish and just after its last task ended; the publisher's
+  own, from `getrusage`, over its publishing. Clock-tick resolution (10 ms) is small
+  against a batch's several seconds of CPU. Idle workers of the other configurations
+  cost their broker a little too; that is counted.
 - **Counting completions**: a `task_postrun` handler in each pool process appends
   `task id, pid, start, end` to a list on the benchmark's own Redis server (one
   `RPUSH`, about 0.1 ms on loopback). The publisher polls the list's length every

@@ -213,6 +213,7 @@ class DockerEngine:
             self.log.close()
             self.log = None
         if self.run_dir is not None:
+            unmount_below(self.run_dir)
             shutil.rmtree(self.run_dir, ignore_errors=True)
             self.run_dir = None
         if self.lock_file is not None:
@@ -359,6 +360,14 @@ class DockerEngine:
                     stdin=tar.stdout, timeout=600,
                 )  # fmt: skip
         return reference
+
+
+def unmount_below(directory):
+    """Unmount what is still mounted under directory: dockerd leaves the default network
+    namespace it made mounted in its exec root after it exits."""
+    mounts = [line.split()[1] for line in Path("/proc/self/mounts").read_text().splitlines()]
+    for mount in sorted((m for m in mounts if m.startswith(f"{directory}/")), reverse=True):
+        run(["umount", mount], check=False)
 
 
 def base_images(dockerfile):

@@ -3,7 +3,7 @@
 For each broker, a generated project runs its web server, a worker for the `priority`
 queue (where order confirmations are routed) and outbox relays, each through its
 compose/local start script; e-mail goes to a real SMTP server in this process, so that
-every confirmation sent is counted. The tests stop the broker, kill a relay with SIGKILL
+every confirmation sent is counted. The tests kill the broker, kill a relay with SIGKILL
 between its publish and its commit, run two relays over the same intents, roll an order
 back and give an intent a queue that no longer exists.
 """

@@ -142,6 +142,7 @@ def test_migrate_installs_the_shipped_schedules_and_syncing_again_changes_nothin
         "Round trip: beat to a worker",
         "Check queue depths",
         "Clear expired sessions",
+        "Delete old outbox intents",
         "Check the setup once",
     )
     for name in shipped:

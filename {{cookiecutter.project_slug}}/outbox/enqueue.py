@@ -1,4 +1,5 @@
-"""Put a task in the outbox, as part of the caller's database transaction.
+"""Put a task in the outbox, as part of the caller's database transaction (and a dead one
+back in, from the admin).
 
     with transaction.atomic():
         order = Order.objects.create(...)
