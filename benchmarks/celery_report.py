@@ -25,6 +25,7 @@ CHANGES = {
     "no-sent-event": "no `task-sent` event (`task_send_sent_event` off)",
     "no-confirms,no-sent-event": "neither publisher confirms nor `task-sent` events",
     "db-reuse": "worker keeps its database connection between tasks",
+    "direct-exchanges": "direct exchanges instead of topic exchanges",
 }
 
 
@@ -40,7 +41,8 @@ def find(run, combo, variant, mode):
 
 
 def tps(record):
-    return mean(record["tasks_per_second"])
+    """Tasks per second: the median of the rounds."""
+    return statistics.median(record["tasks_per_second"])
 
 
 def tps_cell(record):
@@ -49,7 +51,8 @@ def tps_cell(record):
 
 
 def cpu(record):
-    return sum(record["cpu_ms_per_task"].values())
+    """CPU milliseconds per task, all processes: the median of the rounds."""
+    return statistics.median(record["cpu_ms_per_task_rounds"])
 
 
 def cpu_cell(record):
@@ -163,14 +166,14 @@ def web_section(runs):
 def throughput_section(runs):
     main = runs[0]
     baseline = find(main, BASELINE_COMBO, "baseline", "stored")
-    extra = [f"Run {number} tasks/s" for number in range(2, len(runs) + 1)]
+    extra = [f"Run {number}: CPU ms, tasks/s" for number in range(2, len(runs) + 1)]
     header = [
         "Configuration",
         "Broker + results",
         "Result",
-        "CPU ms per task (per round)",
+        "CPU ms per task: median (rounds)",
         "CPU × baseline",
-        "Tasks/s (per round)",
+        "Tasks/s: median (rounds)",
         "Tasks/s × baseline",
         *extra,
         "Published/s",
@@ -187,7 +190,7 @@ def throughput_section(runs):
         others = []
         for run in runs[1:]:
             other = find(run, combo, variant, mode)
-            others.append(f"{tps(other):.0f}" if other else "–")
+            others.append(f"{cpu(other):.2f}, {tps(other):.0f}" if other else "–")
         rows.append(
             (
                 "**baseline**" if variant == "baseline" else "generated",
@@ -271,9 +274,9 @@ def variants_section(runs):
         "Change from the generated configuration",
         "Broker + results",
         "Result",
-        "CPU ms per task (per round)",
+        "CPU ms per task: median (rounds)",
         "CPU × generated",
-        "Tasks/s (per round)",
+        "Tasks/s: median (rounds)",
         "Tasks/s × generated",
         "Publish p50 ms",
         "Publish→done p50 ms",
@@ -307,7 +310,30 @@ def memory_section(runs):
         "Main process RSS MiB",
         "Tasks/s (batch)",
     ]
-    return table(header, rows)
+    return table(header, rows) + "\n\n" + memory_findings(main)
+
+
+def memory_findings(run):
+    unlimited = run["memory"][0]
+    # From the end of the first batch: the first tasks import and cache what they use.
+    first, last = unlimited["samples"][1], unlimited["samples"][-1]
+    grown = max(
+        b["rss"] - a["rss"] for a, b in zip(first["children"], last["children"], strict=False)
+    )
+    rss = max(child["rss"] for child in last["children"])
+    private = max(child["uss"] for child in last["children"])
+    limited = run["memory"][-1]
+    return (
+        f"Without limits, a pool process held {rss:.0f} MiB resident after {last['tasks']} "
+        f"tasks, {private:.0f} MiB of it its own, and grew by {grown:.1f} MiB over the last "
+        f"{last['tasks'] - first['tasks']} tasks: no leak to speak of, so neither limit had "
+        "anything to bound here, and 256 MiB is far above what a pool process needs. With "
+        f"`{limited['label']}` the worker used {limited['pool_processes']} pool processes "
+        "for the same tasks, each replaced by a fresh one forked from the main process. The "
+        "limits are insurance against a leak in a task or a library, which these tasks do "
+        "not have; a replacement costs a fork and the new process's start, and the "
+        "tasks/s column shows what that came to here, within this machine's noise."
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -315,63 +341,265 @@ def memory_section(runs):
 # ---------------------------------------------------------------------------
 
 
-def _tps(run, combo, variant, mode):
-    record = find(run, combo, variant, mode)
-    return tps(record) if record else None
+class Figures:
+    """Lookups into one run's worker figures, None where a configuration is missing."""
+
+    def __init__(self, run):
+        self.run = run
+
+    def record(self, combo, variant, mode):
+        return find(self.run, combo, variant, mode)
+
+    def cpu(self, combo, variant, mode):
+        record = self.record(combo, variant, mode)
+        return cpu(record) if record else None
+
+    def part(self, combo, variant, mode, part):
+        record = self.record(combo, variant, mode)
+        return record["cpu_ms_per_task"][part] if record else None
+
+    def publish(self, combo, variant, mode):
+        record = self.record(combo, variant, mode)
+        return record["publish_ms"]["p50"] if record else None
+
+    def change(self, variant, combo, mode, reference=("generated", None)):
+        """CPU per task of a variant relative to the generated configuration (or to
+        `reference`, a (variant, mode) pair), and whether the rounds of the two overlap:
+        then the difference is within the noise."""
+        record = self.record(combo, variant, mode)
+        other = self.record(combo, reference[0], reference[1] or mode)
+        if not record or not other:
+            return None
+        a, b = record["cpu_ms_per_task_rounds"], other["cpu_ms_per_task_rounds"]
+        return cpu(record) / cpu(other), max(min(a), min(b)) <= min(max(a), max(b))
+
+
+def percent(factor):
+    return f"{(factor - 1) * 100:+.0f} %"
+
+
+def noise(run):
+    """How far a configuration's CPU per task strays between its rounds: the median, over
+    all configurations, of half the spread of the rounds relative to their median."""
+    spreads = [
+        (max(rounds) - min(rounds)) / 2 / statistics.median(rounds)
+        for rounds in (record["cpu_ms_per_task_rounds"] for record in run["workers"])
+        if len(rounds) > 1
+    ]
+    return statistics.median(spreads) if spreads else 0.0
+
+
+def effect(change):
+    """A CPU change as a percentage, noted when the two configurations' rounds overlap."""
+    factor, overlapping = change
+    if overlapping:
+        return f"{percent(factor)} (within the noise)"
+    return percent(factor)
+
+
+def inverse(change):
+    factor, overlapping = change
+    return 1 / factor, overlapping
 
 
 def findings(runs):
-    main = runs[0]
-    base = _tps(main, BASELINE_COMBO, "baseline", "stored")
-    lines = []
+    """Bullet points computed from the main run's figures, so that a re-run keeps them true."""
+    f = Figures(runs[0])
+    rr, rmq = BASELINE_COMBO, "rabbitmq + redis"
+    lines = [
+        f"- **Noise.** A configuration's CPU per task varied by ±{noise(runs[0]) * 100:.0f} % "
+        "between its rounds (median over all configurations), with the other work on the "
+        "machine. A difference is marked *within the noise* where the rounds of the two "
+        "configurations overlap."
+    ]
 
-    def change(variant, combo, mode):
-        value = _tps(main, combo, variant, mode)
-        reference = _tps(main, combo, "generated", mode)
-        return value / reference if value and reference else None
-
-    gen_rr_stored = _tps(main, BASELINE_COMBO, "generated", "stored")
-    gen_rr_ignored = _tps(main, BASELINE_COMBO, "generated", "ignored")
-    lines.append(
-        f"- **Same servers, same task.** On Redis with Redis results the generated "
-        f"configuration ran {gen_rr_stored:.0f} tasks/s where the task stores its result and "
-        f"{gen_rr_ignored:.0f} tasks/s where it does not (the project's default), against "
-        f"{base:.0f} tasks/s for the baseline ({gen_rr_stored / base:.2f}× and "
-        f"{gen_rr_ignored / base:.2f}×)."
-    )
-    db_stored = [_tps(main, combo, "generated", "stored") for combo in COMBOS[::2]]
-    db_reuse = [_tps(main, combo, "db-reuse", "stored") for combo in COMBOS[::2]]
-    if all(db_stored) and all(db_reuse):
-        lines.append(
-            "- **Results in PostgreSQL are the slow case, and most of it is connections, not "
-            "writes.** With `django-db` results a task that stores its result ran at "
-            + " and ".join(f"{value:.0f}" for value in db_stored)
-            + " tasks/s (RabbitMQ, Redis broker). Celery's Django fix-up closes every "
-            "database connection before and after each task, whatever `CONN_MAX_AGE` says, "
-            "so each such task opens a new PostgreSQL connection (TCP, SCRAM authentication, "
-            "a new server process). Keeping the connection (`db-reuse`) gave "
-            + " and ".join(f"{value:.0f}" for value in db_reuse)
-            + " tasks/s: "
-            + " and ".join(f"{a / b:.1f}×" for a, b in zip(db_reuse, db_stored, strict=True))
-            + ". Tasks that use the ORM pay the same connection cost, whatever the backend."
+    base = f.cpu(rr, "baseline", "stored")
+    stored, ignored = f.cpu(rr, "generated", "stored"), f.cpu(rr, "generated", "ignored")
+    if base and stored and ignored:
+        parts = ", ".join(
+            f"{PARTS[part]} {f.part(rr, 'generated', 'stored', part):.2f} against "
+            f"{f.part(rr, 'baseline', 'stored', part):.2f}"
+            for part in ("publisher", "worker", "redis")
         )
-    confirms = change("no-confirms", "rabbitmq + redis", "ignored")
-    sent = change("no-sent-event", "rabbitmq + redis", "ignored")
-    both = change("no-confirms,no-sent-event", "rabbitmq + redis", "ignored")
-    gen_publish = find(main, "rabbitmq + redis", "generated", "ignored")
-    both_publish = find(main, "rabbitmq + redis", "no-confirms,no-sent-event", "ignored")
-    if confirms and sent and both and gen_publish and both_publish:
         lines.append(
-            "- **On RabbitMQ, a publish is two confirmed messages.** `task_send_sent_event` "
-            "makes every `delay()` publish a `task-sent` event on the same channel as the "
-            "task, and with `confirm_publish` the channel waits for RabbitMQ's confirmation "
-            "of each. Median publish: "
-            f"{gen_publish['publish_ms']['p50']:.2f} ms as generated, "
-            f"{both_publish['publish_ms']['p50']:.2f} ms with neither. Throughput of tasks "
-            f"that store nothing: ×{confirms:.2f} without confirms, ×{sent:.2f} without the "
-            f"sent event, ×{both:.2f} without both."
+            f"- **Against the baseline, on the same servers.** A task that stores its result "
+            f"costs {stored:.2f} CPU ms as generated against {base:.2f} for the baseline "
+            f"({effect(f.change('generated', rr, 'stored', reference=('baseline', 'stored')))}"
+            f"; by process: {parts}). A task that stores nothing, the project's default, "
+            f"costs {ignored:.2f} ms "
+            f"({effect(f.change('generated', rr, 'ignored', reference=('baseline', 'stored')))}"
+            " against the baseline, which stores every result)."
+        )
+    effects = [
+        (variant, f.change(variant, rr, "stored"))
+        for variant in ("direct-exchanges", "no-track-started", "prefetch-4", "no-events")
+    ]
+    effects = [(variant, change) for variant, change in effects if change]
+    if effects:
+        lines.append(
+            "- **What makes up the difference on Redis**, CPU per stored-result task with one "
+            "setting changed: "
+            + "; ".join(f"{CHANGES[variant]}: {effect(change)}" for variant, change in effects)
+            + ". Task events are on in the baseline too (Flower needs them); the topic "
+            "exchanges serve RabbitMQ's native delayed delivery and do nothing for Redis, "
+            "where kombu matches each publish's routing key against the bindings."
+        )
+    db = [(combo, f.cpu(combo, "generated", "stored")) for combo in COMBOS[::2]]
+    reuse = [(combo, f.cpu(combo, "db-reuse", "stored")) for combo in COMBOS[::2]]
+    if all(value for _, value in db + reuse):
+        lines.append(
+            "- **Results in PostgreSQL: the cost is the connection, not the write.** With "
+            "`django-db` a task that stores its result costs "
+            + " and ".join(f"{value:.1f}" for _, value in db)
+            + " CPU ms (RabbitMQ, Redis broker), of which PostgreSQL alone "
+            + " and ".join(
+                f"{f.part(combo, 'generated', 'stored', 'postgres'):.1f}" for combo, _ in db
+            )
+            + ". Celery's Django fix-up closes every database connection before and after "
+            "each task, whatever `CONN_MAX_AGE` says, so every such task opens a new "
+            "PostgreSQL connection: TCP, SCRAM authentication, a new server process. With "
+            "the connection kept between tasks (`db-reuse`, as Django keeps it between "
+            "requests) the same task costs "
+            + " and ".join(f"{value:.1f}" for _, value in reuse)
+            + " ms: "
+            + " and ".join(
+                f"{b / a:.1f}× cheaper" for (_, a), (_, b) in zip(reuse, db, strict=True)
+            )
+            + ". Every task that uses the ORM pays the same connection, whatever the result "
+            "backend."
+        )
+    publish = {
+        variant: f.publish(rmq, variant, "ignored")
+        for variant in ("generated", "no-confirms", "no-sent-event", "no-confirms,no-sent-event")
+    }
+    if all(publish.values()):
+        changes = {variant: f.change(variant, rmq, "ignored") for variant in publish}
+        changes.pop("generated")
+        lines.append(
+            "- **On RabbitMQ every `delay()` publishes two messages and waits for two "
+            "confirmations**: the task, and the `task-sent` event that "
+            "`task_send_sent_event` adds on the same channel, which `confirm_publish` puts "
+            "in confirm mode. Median publish: "
+            f"{publish['generated']:.2f} ms as generated, {publish['no-sent-event']:.2f} ms "
+            f"without the sent event, {publish['no-confirms']:.2f} ms without confirms, "
+            f"{publish['no-confirms,no-sent-event']:.2f} ms without both. CPU per task "
+            "(result ignored): "
+            f"{effect(changes['no-sent-event'])} without the sent event, "
+            f"{effect(changes['no-confirms'])} without confirms, "
+            f"{effect(changes['no-confirms,no-sent-event'])} without both."
+        )
+    classic = f.change("classic-queues", rmq, "ignored")
+    if classic:
+        lines.append(
+            f"- **Quorum queues** against classic durable queues: CPU per task "
+            f"{effect(classic)} with classic queues (result ignored; RabbitMQ's "
+            "own share "
+            f"{f.part(rmq, 'classic-queues', 'ignored', 'rabbitmq'):.2f} ms against "
+            f"{f.part(rmq, 'generated', 'ignored', 'rabbitmq'):.2f} as generated), on a single "
+            "node where there is nothing to replicate to."
+        )
+    late = [f.change("acks-late", rr, mode) for mode in ("stored", "ignored")]
+    prefetch = [f.change("prefetch-4", combo, "ignored") for combo in (rr, rmq)]
+    if all(late) and all(prefetch):
+        lines.append(
+            f"- **Late acknowledgement** for every task: {effect(late[0])} (result "
+            f"stored), {effect(late[1])} (ignored), on Redis. **Prefetch 4 "
+            f"instead of 1**: {effect(prefetch[0])} on Redis, "
+            f"{effect(prefetch[1])} on RabbitMQ (result ignored)."
         )
     return "\n".join(lines)
+
+
+def tradeoffs(runs):
+    """What each setting costs here (computed) and what it buys (from the docs)."""
+    f = Figures(runs[0])
+    rr, rmq = BASELINE_COMBO, "rabbitmq + redis"
+
+    def cost(variant, combo, mode):
+        """CPU per task with the setting, against without it (the variant)."""
+        change = f.change(variant, combo, mode)
+        return effect(inverse(change)) if change else "–"
+
+    def publish(variant, combo):
+        with_it, without = (
+            f.publish(combo, "generated", "ignored"),
+            f.publish(combo, variant, "ignored"),
+        )
+        return (
+            f"; publish p50 {with_it:.2f} ms against {without:.2f}" if with_it and without else ""
+        )
+
+    def stored_over_ignored(combo):
+        change = f.change("generated", combo, "stored", reference=("generated", "ignored"))
+        return effect(change) if change else "–"
+
+    rows = [
+        (
+            "Publisher confirms (RabbitMQ)",
+            cost("no-confirms", rmq, "ignored") + publish("no-confirms", rmq),
+            "A `delay()` that returned is in the queue; without confirms, a broker crash "
+            "silently loses messages that `delay()` reported as sent "
+            "([Celery configuration](celery-configuration.md)).",
+        ),
+        (
+            "`task-sent` events (`task_send_sent_event`)",
+            cost("no-sent-event", rmq, "ignored") + " on RabbitMQ" + publish("no-sent-event", rmq),
+            "Flower shows a task from the moment it is sent, not only once a worker has "
+            "received it. With confirms, it is a second confirmed publish per `delay()`.",
+        ),
+        (
+            "Task events, all of them",
+            cost("no-events", rr, "ignored") + " on Redis",
+            "Flower's live view of tasks and workers.",
+        ),
+        (
+            "Quorum queues (RabbitMQ)",
+            cost("classic-queues", rmq, "ignored"),
+            "Replicated, durable queues with dead-lettering, RabbitMQ's recommended type "
+            "for messages that must not be lost (replication needs a cluster).",
+        ),
+        (
+            "Topic exchanges",
+            cost("direct-exchanges", rr, "ignored") + " on Redis",
+            "Countdowns and ETAs wait inside RabbitMQ (native delayed delivery) rather than "
+            "in a worker's memory. Nothing on Redis.",
+        ),
+        (
+            "Prefetch multiplier 1",
+            cost("prefetch-4", rr, "ignored")
+            + " on Redis, "
+            + cost("prefetch-4", rmq, "ignored")
+            + " on RabbitMQ",
+            "A long task does not hold short ones back in a prefetch buffer; on Redis, a "
+            "killed worker strands at most one message per pool process until the "
+            "visibility timeout.",
+        ),
+        (
+            "`STARTED` state (`task_track_started`)",
+            cost("no-track-started", rr, "stored") + " (tasks that store results)",
+            "A status page can tell queued from running. Tasks that store nothing do not pay it.",
+        ),
+        (
+            "Late acks (per task, `acks_late=True`)",
+            cost("acks-late", rr, "ignored") + " on Redis",
+            "A task whose worker dies mid-way runs again. Only for idempotent tasks.",
+        ),
+        (
+            "A stored result (`ignore_result=False`)",
+            stored_over_ignored(rr)
+            + " with Redis results, "
+            + stored_over_ignored("rabbitmq + django-db")
+            + " with `django-db`",
+            "The status page can read it. Hence the project's default `ignore_result=True`.",
+        ),
+        (
+            "A new database connection per task (Celery's Django fix-up, not a setting)",
+            cost("db-reuse", "rabbitmq + django-db", "stored") + " for a task that stores "
+            "its result in PostgreSQL",
+            "Nothing a health-checked, `CONN_MAX_AGE`-bounded connection would not give.",
+        ),
+    ]
+    return table(["Setting", "What it costs here (CPU per task)", "What it buys"], rows)
 
 
 # ---------------------------------------------------------------------------
@@ -563,6 +791,10 @@ in the same rounds.
 What the figures say:
 
 {findings(runs)}
+
+What each setting of the generated configuration costs here, and what it buys:
+
+{tradeoffs(runs)}
 
 ## Worker memory
 

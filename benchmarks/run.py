@@ -58,7 +58,7 @@ class Counts:
     max_tasks_per_child: int  # the limit tried in the memory runs
 
 
-FULL = Counts(3, 700, 200, 100, 20, 500, 30, 2, 500, 100)
+FULL = Counts(4, 500, 150, 75, 20, 500, 30, 2, 500, 100)
 QUICK = Counts(2, 100, 40, 15, 5, 40, 5, 2, 50, 20)
 
 
@@ -102,6 +102,7 @@ WORKER_GROUPS = {
         WorkerRun(REDIS_REDIS, "no-track-started", STORED),
         WorkerRun(REDIS_REDIS, "acks-late", BOTH),
         WorkerRun(REDIS_REDIS, "no-events", BOTH),
+        WorkerRun(REDIS_REDIS, "direct-exchanges", BOTH),
         WorkerRun(REDIS_DB, "db-reuse", STORED),
     ],
     "RabbitMQ broker": [
@@ -341,7 +342,11 @@ class Deployment:
             broker_url = servers.rabbitmq.url(self.vhost)
         else:
             broker_url = servers.redis.url(servers.redis_db())
-        if project.combo.backend == "redis":
+        if project.combo.backend == "redis" and project.combo.broker == "redis":
+            # The same database as the broker (their keys never collide): Redis has only
+            # 16 databases for all the deployments that run side by side.
+            result_backend = broker_url
+        elif project.combo.backend == "redis":
             result_backend = servers.redis.url(servers.redis_db())
         else:
             result_backend = "django-db"

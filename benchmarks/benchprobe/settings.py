@@ -19,7 +19,7 @@ from config.settings.production import (
     CELERY_TASK_QUEUES,
     INSTALLED_APPS,
 )
-from kombu import Queue
+from kombu import Exchange, Queue
 
 INSTALLED_APPS = [*INSTALLED_APPS, "benchprobe"]
 
@@ -50,6 +50,15 @@ BASELINE = {
     "CELERY_TASK_REJECT_ON_WORKER_LOST": False,
 }
 
+
+def _direct(queue):
+    """The same queue on a direct exchange instead of a topic exchange."""
+    exchange = Exchange(queue.exchange.name, type="direct")
+    return Queue(
+        queue.name, exchange, routing_key=queue.routing_key, queue_arguments=queue.queue_arguments
+    )
+
+
 VARIANTS = {
     "generated": {},
     "baseline": BASELINE,
@@ -62,6 +71,7 @@ VARIANTS = {
         }
     },
     "classic-queues": {"CELERY_TASK_QUEUES": [_classic(q) for q in CELERY_TASK_QUEUES]},
+    "direct-exchanges": {"CELERY_TASK_QUEUES": [_direct(q) for q in CELERY_TASK_QUEUES]},
     "acks-late": {"CELERY_TASK_ACKS_LATE": True},
     "no-sent-event": {"CELERY_TASK_SEND_SENT_EVENT": False},
     "no-events": {"CELERY_TASK_SEND_SENT_EVENT": False, "CELERY_WORKER_SEND_TASK_EVENTS": False},
