@@ -36,9 +36,10 @@ def option_id(options):
     return "-".join(options.values())
 
 
-# "name version on address", for each server this session started: printed at the end,
-# so a run's output shows which real servers the tests used.
-SERVERS_USED = []
+# Lines printed at the end of the run: each real server the run started ("name version
+# on address") and the figures tests measured (what a fault test sent, completed, lost).
+# With pytest-xdist, each worker process sends its lines to the controller, which prints.
+RUN_SUMMARY = []
 
 
 def pytest_configure(config):
@@ -51,18 +52,29 @@ def stop_like_ctrl_c(signum, frame):
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+def pytest_sessionfinish(session):
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: hand the lines to the controller
+        workeroutput["run_summary"] = RUN_SUMMARY
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    RUN_SUMMARY.extend(getattr(node, "workeroutput", {}).get("run_summary", []))
+
+
 def pytest_terminal_summary(terminalreporter):
-    if SERVERS_USED:
-        terminalreporter.section("real servers used")
-        for line in SERVERS_USED:
+    if RUN_SUMMARY:
+        terminalreporter.section("real servers used, and what the tests measured")
+        for line in sorted(RUN_SUMMARY):
             terminalreporter.write_line(line)
 
 
 @pytest.fixture(scope="session")
-def servers_used():
-    """SERVERS_USED, for test modules: a line appended here is printed at the end of the
+def run_summary():
+    """RUN_SUMMARY, for test modules: a line appended here is printed at the end of the
     run. (Importing it from tests.conftest would give a second copy of this module.)"""
-    return SERVERS_USED
+    return RUN_SUMMARY
 
 
 @pytest.fixture(scope="session")
@@ -75,7 +87,7 @@ def server_root(tmp_path_factory):
 def postgres(server_root):
     with services.PostgresServer(server_root / "postgres") as server:
         version = server.psql("SHOW server_version").strip()
-        SERVERS_USED.append(f"PostgreSQL {version} on 127.0.0.1:{server.port}")
+        RUN_SUMMARY.append(f"PostgreSQL {version} on 127.0.0.1:{server.port}")
         yield server
 
 
@@ -83,7 +95,7 @@ def postgres(server_root):
 def redis_server(server_root):
     with services.RedisServer(server_root / "redis") as server:
         version = re.search(r"redis_version:(\S+)", server.cli("INFO", "server"))[1]
-        SERVERS_USED.append(f"Redis {version} on 127.0.0.1:{server.port}")
+        RUN_SUMMARY.append(f"Redis {version} on 127.0.0.1:{server.port}")
         yield server
 
 
@@ -91,7 +103,7 @@ def redis_server(server_root):
 def rabbitmq(server_root):
     with services.RabbitMQServer(server_root / "rabbitmq") as server:
         version = server.api("GET", "overview")["rabbitmq_version"]
-        SERVERS_USED.append(f"RabbitMQ {version} on 127.0.0.1:{server.port}")
+        RUN_SUMMARY.append(f"RabbitMQ {version} on 127.0.0.1:{server.port}")
         yield server
 
 

@@ -41,7 +41,7 @@ DOMAIN = "example.com"  # the template's default domain_name
 
 
 @pytest.fixture(scope="module")
-def docker_engine(servers_used):
+def docker_engine(run_summary):
     engine = DockerEngine()
     try:
         engine.start()
@@ -50,7 +50,7 @@ def docker_engine(servers_used):
             pytest.fail(f"CI must run the compose tests, but no Docker engine started: {error}")
         pytest.skip(f"no Docker engine can start here: {error}")
     version = engine.docker("version", "--format", "{{.Server.Version}}").stdout.strip()
-    servers_used.append(f"Docker Engine {version}, data in {engine.data_dir}")
+    run_summary.append(f"Docker Engine {version}, data in {engine.data_dir}")
     yield engine
     engine.stop()
 
@@ -141,7 +141,7 @@ def write_override(stack, path):
     params=[("local", "rabbitmq"), ("local", "redis"), ("production", "rabbitmq")],
     ids=lambda param: "-".join(param),
 )
-def stack(request, docker_engine, bake, tmp_path_factory, servers_used):
+def stack(request, docker_engine, bake, tmp_path_factory, run_summary):
     """The stack, up with every service healthy; `down --volumes` afterwards."""
     kind, broker = request.param
     project = bake(broker=broker, project_slug=f"compose_{kind}_{broker}")
@@ -161,7 +161,7 @@ def stack(request, docker_engine, bake, tmp_path_factory, servers_used):
         )  # fmt: skip
         seconds = time.monotonic() - started
         assert up.returncode == 0, f"{up.stderr[-3000:]}\n{stack.diagnosis()}"
-        servers_used.append(f"{stack.label}: every service healthy {seconds:.1f} s after `up`")
+        run_summary.append(f"{stack.label}: every service healthy {seconds:.1f} s after `up`")
         print(f"[{stack.label}] every service healthy {seconds:.1f} s after `up`")
         yield stack
     finally:

@@ -51,7 +51,7 @@ class RunningProject:
 @pytest.fixture(
     scope="module", params=COMBINATIONS, ids=lambda o: f"{o['broker']}-{o['result_backend']}"
 )
-def running(request, bake, project_env, tmp_path_factory):
+def running(request, bake, project_env, tmp_path_factory, run_summary):
     options = request.param
     project = bake(**options, project_slug="site_" + options["broker"])
     env = project_env(options)
@@ -95,7 +95,10 @@ def running(request, bake, project_env, tmp_path_factory):
         wait_until_http_ok(running.web_url + "/")
         wait_until_http_ok(running.flower_url + "/healthcheck")
         label = f"{options['broker']}, {options['result_backend']}"
-        print(f"\n[{label}] migrate, web, worker, beat and Flower up in {elapsed_since(started)}")
+        up = elapsed_since(started)
+        line = f"end to end [{label}] migrate, web, worker, beat and Flower up in {up}"
+        print(f"\n{line}")
+        run_summary.append(line)
         yield running
     finally:
         # As `docker compose stop` does: SIGTERM, and each process must exit by itself.
@@ -141,11 +144,16 @@ def stored_result(running, task_id, postgres, redis_server):
     return {"status": meta["status"], "name": meta["name"], "result": meta["result"]}
 
 
-def test_a_request_enqueues_a_report_that_a_worker_builds(running, postgres, redis_server):
+def test_a_request_enqueues_a_report_that_a_worker_builds(
+    running, postgres, redis_server, run_summary
+):
     browser, response, seconds = request_report(running)
 
     assert response.status_code == 302, response.text[:2000]
-    print(f"\nenqueueing request answered in {seconds * 1000:.1f} ms")
+    label = f"{running.options['broker']}, {running.options['result_backend']}"
+    line = f"end to end [{label}] the enqueueing request answered in {seconds * 1000:.1f} ms"
+    print(f"\n{line}")
+    run_summary.append(line)
     task_id = re.search(r"/tasks/([0-9a-f-]{36})/", response.headers["Location"])[1]
     task = wait_for_finished(browser, f"{running.web_url}/tasks/{task_id}/status/")
     assert task["state"] == "SUCCESS", task

@@ -80,14 +80,16 @@ def duplicate_runs(project):
     return sum(len(pattern.findall(path.read_text())) for path in project.log_dir.glob("*.log"))
 
 
-def report(name, sent, completed, lost, duplicated, **details):
-    extra = "".join(f", {key}={value}" for key, value in details.items())
-    print(
-        f"\n[{name}] sent={sent} completed={completed} lost={lost} duplicated={duplicated}{extra}"
-    )
+def report(run_summary, name, sent, completed, lost, duplicated, **details):
+    """Print the outcome now, and again in the run's closing summary."""
+    counts = f"sent={sent} completed={completed} lost={lost} duplicated={duplicated}"
+    details = "".join(f", {key}={value}" for key, value in details.items())
+    line = f"faults [{name}] {counts}{details}"
+    print(f"\n{line}")
+    run_summary.append(line)
 
 
-def test_a_worker_killed_mid_batch_loses_nothing_and_doubles_nothing(project):
+def test_a_worker_killed_mid_batch_loses_nothing_and_doubles_nothing(project, run_summary):
     total = 500
     buyer = "killed-worker"
     duplicates_before = duplicate_runs(project)
@@ -108,6 +110,7 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_doubles_nothing(project):
     recovered_after = f"{time.monotonic() - killed:.0f} s"
     completed = balance(project, buyer)
     report(
+        run_summary,
         f"{project.broker}: SIGKILL",
         sent=total,
         completed=awarded(project, buyer),
@@ -159,7 +162,7 @@ def slow_feed():
     server.server_close()
 
 
-def test_a_warm_shutdown_finishes_running_tasks_and_keeps_the_rest(project, slow_feed):
+def test_a_warm_shutdown_finishes_running_tasks_and_keeps_the_rest(project, slow_feed, run_summary):
     imports = 6
     run_ids = project.shell(
         "from catalog import services; from catalog.models import Supplier; "
@@ -183,6 +186,7 @@ def test_a_warm_shutdown_finishes_running_tasks_and_keeps_the_rest(project, slow
 
     services.wait_for(lambda: succeeded() == imports, 90, message=f"{succeeded()} imports done")
     report(
+        run_summary,
         f"{project.broker}: SIGTERM",
         sent=imports,
         completed=succeeded(),
@@ -192,7 +196,9 @@ def test_a_warm_shutdown_finishes_running_tasks_and_keeps_the_rest(project, slow
     )
 
 
-def test_a_broker_killed_during_1000_publishes_loses_no_confirmed_publish(project, request):
+def test_a_broker_killed_during_1000_publishes_loses_no_confirmed_publish(
+    project, request, run_summary
+):
     total = 1000
     buyer = "broker-restart"
     purchase_ids = create_purchases(project, buyer, total)
@@ -239,6 +245,7 @@ def test_a_broker_killed_during_1000_publishes_loses_no_confirmed_publish(projec
     }
     lost = confirmed - awarded_ids
     report(
+        run_summary,
         f"{project.broker}: broker killed",
         sent=len(confirmed),
         completed=len(awarded_ids & confirmed),
@@ -252,7 +259,9 @@ def test_a_broker_killed_during_1000_publishes_loses_no_confirmed_publish(projec
     assert all(name == "OperationalError" for _, name in outcome["failed"])
 
 
-def test_a_database_restart_mid_run_is_retried_until_every_task_succeeds(project, postgres):
+def test_a_database_restart_mid_run_is_retried_until_every_task_succeeds(
+    project, postgres, run_summary
+):
     total = 200
     buyer = "database-restart"
     purchase_ids = create_purchases(project, buyer, total)
@@ -270,6 +279,7 @@ def test_a_database_restart_mid_run_is_retried_until_every_task_succeeds(project
         for path in project.log_dir.glob("*.log")
     )
     report(
+        run_summary,
         f"{project.broker}: database killed",
         sent=total,
         completed=awarded(project, buyer),
@@ -280,7 +290,9 @@ def test_a_database_restart_mid_run_is_retried_until_every_task_succeeds(project
     assert balance(project, buyer) == total
 
 
-def test_bad_messages_are_refused_and_the_worker_keeps_serving(project, request, tmp_path):
+def test_bad_messages_are_refused_and_the_worker_keeps_serving(
+    project, request, tmp_path, run_summary
+):
     marker = tmp_path / "unpickled"
     output = project.shell(
         "import pickle; from kombu import Connection, Exchange\n"
@@ -340,6 +352,7 @@ def test_bad_messages_are_refused_and_the_worker_keeps_serving(project, request,
         services.wait_for(lambda: dead_letters() >= 5, 30, interval=1, message="not dead-lettered")
         dead = dead_letters()
     report(
+        run_summary,
         f"{project.broker}: bad messages",
         sent=5,
         completed=0,

@@ -68,7 +68,7 @@ def test_tasks_run_on_the_worker_of_the_queue_they_are_routed_to(project):
         assert not any(f"{other}[" in worker.log_text() for other in others), queue
 
 
-def test_the_rate_limit_spaces_out_deliveries(project):
+def test_the_rate_limit_spaces_out_deliveries(project, run_summary):
     count = 30
     project.shell(
         "from django.contrib.auth import get_user_model; "
@@ -92,7 +92,9 @@ def test_the_rate_limit_spaces_out_deliveries(project):
     )
     sent = int(project.sql("SELECT count(*) FROM newsletter_delivery"))
     # 20 a second: n deliveries cannot take less than (n - 1) / 20 s.
-    print(f"\n{sent} deliveries at rate_limit 20/s took {span:.2f} s")
+    line = f"patterns [{project.broker}] {sent} deliveries at rate_limit 20/s took {span:.2f} s"
+    print(f"\n{line}")
+    run_summary.append(line)
     assert span >= 0.9 * (sent - 1) / 20
 
 
@@ -130,7 +132,7 @@ def trickling_server():
     listener.close()
 
 
-def test_the_soft_time_limit_stops_a_feed_that_never_ends(project, trickling_server):
+def test_the_soft_time_limit_stops_a_feed_that_never_ends(project, trickling_server, run_summary):
     run_id = project.shell(
         "from catalog import tasks; from catalog.models import ImportRun, Supplier; "
         f"supplier = Supplier.objects.create(name='Slow', feed_url='{trickling_server}'); "
@@ -150,7 +152,12 @@ def test_the_soft_time_limit_stops_a_feed_that_never_ends(project, trickling_ser
         message="the import of a never-ending feed did not fail",
     )
     error = project.sql(f"SELECT error FROM catalog_importrun WHERE id = {run_id}")
-    print(f"\nthe never-ending feed was given up after {time.monotonic() - started:.1f} s")
+    line = (
+        f"patterns [{project.broker}] a never-ending feed was given up after "
+        f"{time.monotonic() - started:.1f} s (soft time limit 2 s)"
+    )
+    print(f"\n{line}")
+    run_summary.append(line)
     assert error.startswith("FeedTooSlow: the feed of supplier")
     assert "Hard time limit" not in project.workers["default"].log_text()
 
