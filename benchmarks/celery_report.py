@@ -214,9 +214,9 @@ def throughput_section(runs):
         "which is far slower); "
         f"{counts['rounds']} rounds, in turns with the other configurations of the same "
         "broker. Latency: "
-        f"{counts['sequential']} tasks per round sent one at a time, each after the previous "
-        "one finished; *start* is when the pool process began the task, *done* when it had "
-        "finished and stored its result. Result *stored*: `round_trip` as the project "
+        f"{counts['sequential']} tasks per round sent one at a time, each 10 ms after the "
+        "previous one finished; *start* is when the pool process began the task, *done* "
+        "when it had finished and stored its result. Result *stored*: `round_trip` as the project "
         "declares it (`ignore_result=False`); *ignored*: the same task sent with "
         "`ignore_result=True`, as every task that does not opt in behaves.\n\n"
     )
@@ -660,20 +660,26 @@ def plot(runs, path):
 
     # One setting at a time.
     ax = axes[1][0]
-    labels, values, colours = [], [], []
+    labels, values, colours, low, high = [], [], [], [], []
     for record in main["workers"]:
         if record["variant"] in ("generated", "baseline"):
             continue
-        reference = find(main, record["combo"], "generated", record["mode"])
+        reference = cpu(find(main, record["combo"], "generated", record["mode"]))
+        rounds = record["cpu_ms_per_task_rounds"]
         labels.append(f"{record['variant']} ({record['combo']}, {record['mode']})")
-        values.append(cpu(record) / cpu(reference))
+        values.append(cpu(record) / reference)
+        low.append(values[-1] - min(rounds) / reference)
+        high.append(max(rounds) / reference - values[-1])
         colours.append("tab:green" if values[-1] <= 1 else "tab:orange")
-    ax.barh(range(len(values)), values, color=colours)
+    ax.barh(range(len(values)), values, color=colours, xerr=[low, high], ecolor="grey")
     ax.axvline(1.0, color="black", linewidth=1)
     ax.set_yticks(range(len(values)))
     ax.set_yticklabels(labels, fontsize=7)
     ax.invert_yaxis()
-    ax.set_xlabel("CPU per task relative to the generated configuration (lower is cheaper)")
+    ax.set_xlabel(
+        "CPU per task relative to the generated configuration (lower is cheaper; "
+        "whiskers: the variant's rounds)"
+    )
     ax.set_title("One setting changed at a time")
 
     # Memory.
@@ -813,7 +819,9 @@ start script, whose defaults are 1000 tasks and 256 MiB (262144 KiB) per pool pr
 - **Servers**: one PostgreSQL, two Redis (one for the site, one only for the
   benchmark's probe) and one RabbitMQ node, started by `tests/services.py` on free
   ports of 127.0.0.1. Each configuration gets its own RabbitMQ virtual host or Redis
-  databases, deleted or emptied afterwards.
+  databases, deleted or emptied afterwards. PostgreSQL runs with `fsync = off`, as the
+  test helpers start it, so a database write costs less here than on a production
+  server; RabbitMQ and Redis write to disk as they would in production.
 - **Projects**: generated with `cookiecutter --no-input` for each broker and result
   backend, each with its own migrated database. Nothing in them is edited: the
   benchmark's settings module (`benchmarks/benchprobe/settings.py`) imports the

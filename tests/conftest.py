@@ -10,8 +10,10 @@ import itertools
 import os
 import re
 import secrets
+import shutil
 import signal
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -78,9 +80,18 @@ def run_summary():
 
 
 @pytest.fixture(scope="session")
-def server_root(tmp_path_factory):
+def server_root():
+    """A directory of its own for the servers' data, outside pytest's temporary tree.
+
+    PostgreSQL runs as the `postgres` user and must be able to reach its data directory.
+    Each new pytest session resets its temporary root to mode 0700, which would cut a
+    server of another session, still running, off from its own files.
+    """
     services.ensure_debian_packages()
-    return tmp_path_factory.mktemp("servers")
+    root = Path(tempfile.mkdtemp(prefix="cdc-test-servers-"))
+    root.chmod(0o711)
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
