@@ -108,25 +108,34 @@ def machine_section(runs):
             f"load average was already up to {busiest:.1f} on {machine['cores']} cores, from "
             "other work (other test suites) that went on during the run. Every process here "
             "competed with that work for the CPU, which makes single figures noisy: compare "
-            "configurations measured in the same run and the same table, and treat "
-            "differences of less than about 20 % as noise."
+            "configurations measured in the same run and the same table, by their CPU cost "
+            "first; the findings below say which differences stay within the noise."
         )
     return text
 
 
 def web_section(runs):
     main = runs[0]
+
+    def enqueue_cost(record):
+        kinds = record["kinds"]
+        return kinds["POST / enqueues"]["p50"] - kinds["POST / rejected"]["p50"]
+
     rows = []
     for record in main["web"]:
         kinds = record["kinds"]
-        cost = kinds["POST / enqueues"]["p50"] - kinds["POST / rejected"]["p50"]
+        others = []
+        for run in runs[1:]:
+            other = next((r for r in run["web"] if r["combo"] == record["combo"]), None)
+            others.append(f"{enqueue_cost(other):+.1f}" if other else "–")
         rows.append(
             (
                 record["combo"],
                 ms(kinds["GET /"]),
                 ms(kinds["POST / rejected"]),
                 ms(kinds["POST / enqueues"]),
-                f"{cost:+.1f}",
+                f"{enqueue_cost(record):+.1f}",
+                *others,
             )
         )
     header = [
@@ -135,6 +144,7 @@ def web_section(runs):
         "`POST /` rejected p50 / p99 ms",
         "`POST /` enqueues p50 / p99 ms",
         "Enqueue + session, p50 ms",
+        *(f"Run {number}: enqueue + session" for number in range(2, len(runs) + 1)),
     ]
     requests = main["counts"]["requests"]
     text = (
@@ -432,17 +442,50 @@ def findings(runs):
         )
     effects = [
         (variant, f.change(variant, rr, "stored"))
-        for variant in ("direct-exchanges", "no-track-started", "prefetch-4", "no-events")
+        for variant in ("no-track-started", "direct-exchanges", "prefetch-4", "no-events")
     ]
     effects = [(variant, change) for variant, change in effects if change]
     if effects:
         lines.append(
-            "- **What makes up the difference on Redis**, CPU per stored-result task with one "
-            "setting changed: "
+            "- **One setting at a time on Redis**, CPU per stored-result task: "
             + "; ".join(f"{CHANGES[variant]}: {effect(change)}" for variant, change in effects)
-            + ". Task events are on in the baseline too (Flower needs them); the topic "
-            "exchanges serve RabbitMQ's native delayed delivery and do nothing for Redis, "
-            "where kombu matches each publish's routing key against the bindings."
+            + ". Task events are on in the baseline too (Flower needs them), so they are not "
+            "part of the difference."
+        )
+    explained = [
+        (part, variant, f.part(rr, "generated", "stored", part))
+        for part, variant in (
+            ("worker", "no-track-started"),
+            ("redis", "no-track-started"),
+            ("publisher", "direct-exchanges"),
+        )
+    ]
+    if (
+        base
+        and all(value is not None for _, _, value in explained)
+        and all(f.record(rr, variant, "stored") for _, variant, _ in explained)
+    ):
+        sentences = []
+        for part, variant, generated in explained:
+            without = f.part(rr, variant, "stored", part)
+            baseline = f.part(rr, "baseline", "stored", part)
+            gap = generated - baseline
+            share = (generated - without) / gap if gap > 0 else 0
+            amount = "most" if share >= 0.5 else "some" if share > 0.15 else "little"
+            sentences.append(
+                f"{PARTS[part]}: {generated:.2f} ms as generated, {without:.2f} with "
+                f"{CHANGES[variant]}, {baseline:.2f} for the baseline, so that setting "
+                f"accounts for {amount} of this share"
+            )
+        lines.append(
+            "- **Where the difference from the baseline comes from, process by process** "
+            "(CPU ms per stored-result task, all rounds): "
+            + "; ".join(sentences)
+            + ". The `STARTED` state is one more result write (and its `PUBLISH`) per task "
+            "that stores its result; on Redis, kombu matches each publish's routing key "
+            "against the bindings' patterns of a topic exchange, work that a direct "
+            "exchange does not need, and the topic exchanges serve only RabbitMQ's native "
+            "delayed delivery."
         )
     db = [(combo, f.cpu(combo, "generated", "stored")) for combo in COMBOS[::2]]
     reuse = [(combo, f.cpu(combo, "db-reuse", "stored")) for combo in COMBOS[::2]]
@@ -475,17 +518,24 @@ def findings(runs):
     if all(publish.values()):
         changes = {variant: f.change(variant, rmq, "ignored") for variant in publish}
         changes.pop("generated")
+        share = 1 - publish["no-confirms"] / publish["generated"]
+        headline = (
+            "confirms are most of the time"
+            if share >= 0.5
+            else f"confirms are {share * 100:.0f} % of the time"
+        )
         lines.append(
-            "- **On RabbitMQ every `delay()` publishes two messages and waits for two "
-            "confirmations**: the task, and the `task-sent` event that "
-            "`task_send_sent_event` adds on the same channel, which `confirm_publish` puts "
-            "in confirm mode. Median publish: "
-            f"{publish['generated']:.2f} ms as generated, {publish['no-sent-event']:.2f} ms "
-            f"without the sent event, {publish['no-confirms']:.2f} ms without confirms, "
-            f"{publish['no-confirms,no-sent-event']:.2f} ms without both. CPU per task "
-            "(result ignored): "
-            f"{effect(changes['no-sent-event'])} without the sent event, "
+            f"- **Publishing to RabbitMQ: {headline}.** Median publish "
+            f"(result ignored): {publish['generated']:.2f} ms as generated, "
+            f"{publish['no-confirms']:.2f} ms without publisher confirms. With confirms "
+            "`delay()` waits for RabbitMQ to confirm the task message (for a quorum queue, "
+            "once it is in the queue's log on disk) and also the `task-sent` event that "
+            "`task_send_sent_event` publishes on the same channel (confirmed at once when, "
+            "as here, no Flower queue is bound): "
+            f"{publish['no-sent-event']:.2f} ms without the sent event, "
+            f"{publish['no-confirms,no-sent-event']:.2f} ms without both. CPU per task: "
             f"{effect(changes['no-confirms'])} without confirms, "
+            f"{effect(changes['no-sent-event'])} without the sent event, "
             f"{effect(changes['no-confirms,no-sent-event'])} without both."
         )
     classic = f.change("classic-queues", rmq, "ignored")

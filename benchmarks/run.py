@@ -1,6 +1,6 @@
 """Measure what the generated project's Celery configuration costs, on real servers.
 
-    .venv/bin/python benchmarks/run.py            # the full run, about 10 minutes
+    .venv/bin/python benchmarks/run.py            # the full run, about 11 minutes
     .venv/bin/python benchmarks/run.py --quick    # small counts: checks that it works
 
 It starts its own PostgreSQL, Redis and RabbitMQ servers on free ports of 127.0.0.1

@@ -8,7 +8,7 @@ https://docs.celeryq.dev/en/stable/django/first-steps-with-django.html
 import os
 
 from celery import Celery
-from celery.signals import setup_logging
+from celery.signals import setup_logging, task_postrun, task_prerun
 
 from health import heartbeat
 
@@ -34,3 +34,18 @@ def use_django_logging(**kwargs):
     from django.conf import settings
 
     dictConfig(settings.LOGGING)
+
+
+@task_prerun.connect
+@task_postrun.connect
+def close_old_database_connections(task, **kwargs):
+    """Treat each task as Django treats a request: drop connections that broke (the
+    database restarted) or outlived CONN_MAX_AGE, and keep the others for the next task.
+
+    A task run eagerly (called in the caller's process, as in some tests) shares the
+    caller's connection, which may be inside a transaction: leave it alone.
+    """
+    from django.db import close_old_connections
+
+    if not task.request.is_eager:
+        close_old_connections()

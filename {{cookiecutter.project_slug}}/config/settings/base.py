@@ -72,8 +72,9 @@ TEMPLATES = [
 
 # https://django-environ.readthedocs.io/en/latest/types.html#environ-env-db-url
 DATABASES = {"default": env.db("DATABASE_URL")}
-# Reuse a connection for a minute instead of opening one per request or task;
-# health checks make a reused connection safe after a database restart.
+# Reuse a connection for a minute instead of opening one per request or task (for
+# tasks, see CELERY_DB_REUSE_MAX); health checks make a reused connection safe after a
+# database restart.
 # https://docs.djangoproject.com/en/5.2/ref/databases/#persistent-connections
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -292,6 +293,12 @@ CELERY_RESULT_EXPIRES = timedelta(days=7)
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#worker-send-task-events
 CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_TASK_SEND_SENT_EVENT = True
+
+# Celery's Django fix-up closes the database connection before and after every task
+# unless this is set; opening a new one per task cost more CPU than all the rest of a
+# small task (see docs/benchmarks.md). With it, config/celery_app.py applies
+# CONN_MAX_AGE and the health check around each task, as Django does per request.
+CELERY_DB_REUSE_MAX = 1000
 
 # Take one message at a time per process: long tasks then do not hold short ones
 # back behind them in a worker's prefetch buffer.
