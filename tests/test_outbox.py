@@ -25,6 +25,7 @@ from kombu.exceptions import ChannelError
 
 from tests import services
 from tests.processes import ProjectProcess, stop_all, wait_until_http_ok
+from tests.projects import Project
 
 PASSWORD = "a-long-test-password-7"
 CONFIRMATION = re.compile(r"^Order (\d+) confirmed$")
@@ -51,14 +52,9 @@ class Inbox:
         )
 
 
-class OutboxProject:
+class OutboxProject(Project):
     def __init__(self, broker, path, env, log_dir, postgres, inbox):
-        self.broker = broker
-        self.path = path
-        self.env = env
-        self.log_dir = log_dir
-        self.database = env["DATABASE_URL"].rsplit("/", 1)[1]
-        self.postgres = postgres
+        super().__init__(broker, path, env, log_dir, postgres)
         self.inbox = inbox
         self.web_url = f"http://{env['DJANGO_BIND']}"
         self.web = None
@@ -100,18 +96,6 @@ class OutboxProject:
         assert stop_all(self.relays) == []
         self.relays = []
 
-    def shell(self, code):
-        result = subprocess.run(
-            ["python", "manage.py", "shell", "--no-imports", "-c", code],
-            cwd=self.path,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert result.returncode == 0, result.stderr[-3000:]
-        return result.stdout.strip()
-
     def place_orders(self, count):
         """Place `count` orders as the view does, one transaction each; return their ids."""
         output = self.shell(
@@ -119,9 +103,6 @@ class OutboxProject:
             f"print(*[place_order('buyer@example.com', 'Teapot', 1).pk for _ in range({count})])"
         )
         return [int(pk) for pk in output.split()]
-
-    def sql(self, query):
-        return self.postgres.psql(query, db=self.database).strip()
 
     def count(self, query):
         return int(self.sql(query))
