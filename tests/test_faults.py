@@ -232,6 +232,14 @@ def test_a_broker_killed_during_1000_publishes_loses_no_confirmed_publish(
     outcome = json.loads(producer.stdout.read().strip().splitlines()[-1])
     assert producer.wait(120) == 0
     confirmed = set(outcome["sent"])
+    # With Redis, the worker sometimes exits on the lost connection ("Unrecoverable
+    # error: AttributeError ... 'hostname'", Celery 5.7 with redis-py 8.1) instead of
+    # reconnecting. Compose's restart policy starts it again; so does this test, since
+    # the question is whether the messages survived, and they wait in the broker.
+    time.sleep(5)
+    worker_restarted = project.workers["default"].process.poll() is not None
+    if worker_restarted:
+        project.start_worker("default")
 
     services.wait_for(
         lambda: awarded(project, buyer) >= len(confirmed), 120, message="confirmed tasks were lost"
@@ -252,6 +260,7 @@ def test_a_broker_killed_during_1000_publishes_loses_no_confirmed_publish(
         lost=len(lost),
         duplicated=balance(project, buyer) - len(awarded_ids),
         refused_at_publish=len(outcome["failed"]),
+        worker_restarted=worker_restarted,
         errors=sorted({name for _, name in outcome["failed"]}),
     )
     assert lost == set()
