@@ -22,7 +22,7 @@ from tests import services
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent
 # The generated projects run with this interpreter's virtualenv: its bin/ holds
-# celery, watchfiles and the other commands their start scripts call.
+# celery, watchfiles (for restart-on-change) and the other commands their start scripts call.
 VENV_BIN = Path(sys.executable).parent
 
 # Every combination of the options that change which files and settings are generated.

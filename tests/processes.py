@@ -1,7 +1,7 @@
 """Run a generated project's processes through the start scripts compose uses.
 
 Each process gets its own session (so a stop reaches its children, such as the worker
-that watchfiles runs), a log file, and a stop that is graceful first and forceful last.
+that restart-on-change runs), a log file, and a stop that is graceful first and forceful last.
 """
 
 import os
