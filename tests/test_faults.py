@@ -11,6 +11,7 @@ the purchase already awarded, so the worker's log counts duplicate executions th
 unique row absorbed, separately from duplicate effects, which must never happen.
 """
 
+import contextlib
 import json
 import os
 import re
@@ -40,10 +41,8 @@ def project(request, bake, project_env, postgres, tmp_path_factory):
 def supervise(project):
     """Start the default worker again if it exited, as compose's restart policy does.
 
-    With a Redis broker that restarts, a worker sometimes exits instead of reconnecting
-    (Celery 5.7 with redis-py 8.1: "Unrecoverable error: AttributeError ... 'hostname'").
-    The messages wait in the broker; what matters is that a worker comes back for them.
-    Returns True when it had to restart the worker.
+    A worker should survive a broker or database restart; if one does not, the next
+    tests still get a worker. Returns True when it had to restart the worker.
     """
     if project.workers["default"].process.poll() is None:
         return False
@@ -108,17 +107,12 @@ def report(run_summary, name, sent, completed, lost, duplicated, **details):
     run_summary.append(line)
 
 
-def test_a_worker_killed_mid_batch_loses_nothing_and_doubles_nothing(project, run_summary, request):
-    if project.broker == "redis":
-        # Known gap: on Redis the stranded messages come back only through kombu's
-        # restore sweep, and in about one run in four none came back within 240 s.
-        request.applymarker(
-            pytest.mark.xfail(reason="Redis restore of a killed worker's messages is flaky")
-        )
+def test_a_worker_killed_mid_batch_loses_nothing_and_doubles_nothing(project, run_summary):
     total = 500
     buyer = "killed-worker"
     duplicates_before = duplicate_runs(project)
-    award_all(project, create_purchases(project, buyer, total))
+    purchase_ids = create_purchases(project, buyer, total)
+    award_all(project, purchase_ids)
 
     services.wait_for(lambda: awarded(project, buyer) >= 20, 60, message="nothing was awarded")
     worker = project.workers["default"]
@@ -130,22 +124,64 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_doubles_nothing(project, ru
 
     # RabbitMQ requeues a dead connection's unacknowledged messages at once. Redis keeps
     # them until they are older than the visibility timeout (10 s here) and a worker's
-    # periodic sweep finds them: kombu sweeps about every 100 s.
-    services.wait_for(lambda: awarded(project, buyer) == total, 240, message="tasks were lost")
+    # sweep (every 10 s) finds them.
+    everything_done = wait_quietly(lambda: awarded(project, buyer) == total, 90)
     recovered_after = f"{time.monotonic() - killed:.0f} s"
     completed = balance(project, buyer)
+    lost = total - awarded(project, buyer)
+    details = {}
+    if project.broker == "redis":
+        details = redis_leftovers(project)
     report(
         run_summary,
         f"{project.broker}: SIGKILL",
         sent=total,
         completed=awarded(project, buyer),
-        lost=total - awarded(project, buyer),
-        duplicated=completed - total,
+        lost=lost,
+        duplicated=completed - awarded(project, buyer),
         killed_at=at_kill,
-        all_done_after=recovered_after,
+        all_done_after=recovered_after if everything_done else "never",
         redelivered_and_absorbed=duplicate_runs(project) - duplicates_before,
+        **details,
     )
-    assert completed == total
+    assert completed == awarded(project, buyer), "a side effect happened twice"
+    assert lost <= in_flight_loss_allowed(project)
+    if lost:
+        # The one message lost must be nowhere in Redis: neither waiting nor unacknowledged.
+        assert details == {"queued_left": 0, "unacked_left": 0}
+
+
+def in_flight_loss_allowed(project):
+    """How many messages one worker may lose when it or its broker dies at the wrong instant.
+
+    RabbitMQ: none. A delivered message stays the broker's until acknowledged.
+    Redis: one. kombu's Redis transport takes a message off its queue with BRPOP and only
+    then records it as unacknowledged, in a second command. A message on its way between
+    the two is in no list on the server: if the worker is killed, or Redis goes down, at
+    that instant, it is gone. Each worker has at most one BRPOP outstanding.
+    docs/patterns/queues-and-routing.md says so, and why RabbitMQ is the default broker.
+    """
+    return 1 if project.broker == "redis" else 0
+
+
+def redis_leftovers(project):
+    """Messages still in the Redis broker: waiting in the queue, or unacknowledged."""
+    output = project.shell(
+        "from config.celery_app import app\n"
+        "with app.connection_for_read() as connection:\n"
+        "    client = connection.default_channel.client\n"
+        "    print(client.llen('default'), client.hlen('unacked'))\n"
+    )
+    queued, unacked = output.split()[-2:]
+    return {"queued_left": int(queued), "unacked_left": int(unacked)}
+
+
+def wait_quietly(predicate, timeout):
+    """Like services.wait_for, but return False instead of raising when time runs out."""
+    try:
+        return services.wait_for(predicate, timeout, interval=1)
+    except TimeoutError:
+        return False
 
 
 class SlowFeed(ThreadingHTTPServer):
@@ -177,24 +213,46 @@ class SlowFeedHandler(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def slow_feed():
-    server = SlowFeed(delay=3)
+@contextlib.contextmanager
+def serving_slow_feed(delay):
+    server = SlowFeed(delay)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def slow_feed():
+    with serving_slow_feed(delay=3) as server:
+        yield server
+
+
+def start_imports(project, feed, count):
+    """Start `count` catalog imports from `feed`; return their run ids, comma-separated."""
+    return project.shell(
+        "from catalog import services; from catalog.models import Supplier; "
+        f"runs = [services.start_import(Supplier.objects.create(name=f'Slow {{n}}', "
+        f"feed_url='{feed.url}')) for n in range({count})]; "
+        "print(','.join(str(run.id) for run in runs))"
+    ).splitlines()[-1]
+
+
+def succeeded_imports(project, run_ids):
+    return int(
+        project.sql(
+            f"SELECT count(*) FROM catalog_importrun WHERE id IN ({run_ids}) "
+            "AND status = 'succeeded'"
+        )
+    )
 
 
 def test_a_warm_shutdown_finishes_running_tasks_and_keeps_the_rest(project, slow_feed, run_summary):
     imports = 6
-    run_ids = project.shell(
-        "from catalog import services; from catalog.models import Supplier; "
-        f"runs = [services.start_import(Supplier.objects.create(name=f'Slow {{n}}', "
-        f"feed_url='{slow_feed.url}')) for n in range({imports})]; "
-        "print(','.join(str(run.id) for run in runs))"
-    ).splitlines()[-1]
+    run_ids = start_imports(project, slow_feed, imports)
 
     services.wait_for(lambda: slow_feed.requests >= 2, 30, message="no import started")
     # As `docker compose stop` does: SIGTERM, then wait for the worker to exit by itself.
@@ -202,12 +260,7 @@ def test_a_warm_shutdown_finishes_running_tasks_and_keeps_the_rest(project, slow
     project.start_worker("default")
 
     def succeeded():
-        return int(
-            project.sql(
-                f"SELECT count(*) FROM catalog_importrun WHERE id IN ({run_ids}) "
-                "AND status = 'succeeded'"
-            )
-        )
+        return succeeded_imports(project, run_ids)
 
     services.wait_for(lambda: succeeded() == imports, 90, message=f"{succeeded()} imports done")
     report(
@@ -219,6 +272,43 @@ def test_a_warm_shutdown_finishes_running_tasks_and_keeps_the_rest(project, slow
         duplicated=0,
         feed_requests=slow_feed.requests,
     )
+
+
+def test_a_broker_restart_while_late_ack_tasks_run_leaves_the_worker_running(
+    project, request, run_summary
+):
+    """The tasks finish after the worker has reconnected, and ack on the closed channel.
+
+    On Redis that ack used to end the whole worker (see background/request.py).
+    """
+    imports = 2
+    broker = request.getfixturevalue("rabbitmq" if project.broker == "rabbitmq" else "redis_server")
+    worker = project.workers["default"]
+    with serving_slow_feed(delay=6) as feed:
+        run_ids = start_imports(project, feed, imports)
+        services.wait_for(lambda: feed.requests >= imports, 30, message="no import started")
+        broker.kill()
+        time.sleep(1)
+        broker.restart()
+        services.wait_for(
+            lambda: succeeded_imports(project, run_ids) == imports,
+            90,
+            message="imports did not finish after the broker restart",
+        )
+        time.sleep(2)
+    log = worker.log_text()
+    report(
+        run_summary,
+        f"{project.broker}: broker killed under running late-ack tasks",
+        sent=imports,
+        completed=succeeded_imports(project, run_ids),
+        lost=imports - succeeded_imports(project, run_ids),
+        duplicated=0,
+        ack_on_closed_channel_logged=log.count("Could not acknowledge") + log.count("Couldn't ack"),
+        worker_exited=worker.process.poll() is not None,
+    )
+    assert worker.process.poll() is None, f"the worker exited:\n{log[-3000:]}"
+    assert "Unrecoverable error" not in log
 
 
 def test_a_broker_killed_during_1000_publishes_loses_no_confirmed_publish(
@@ -257,15 +347,13 @@ def test_a_broker_killed_during_1000_publishes_loses_no_confirmed_publish(
     outcome = json.loads(producer.stdout.read().strip().splitlines()[-1])
     assert producer.wait(120) == 0
     confirmed = set(outcome["sent"])
-    # A worker that exits on the lost connection is started again (see supervise).
-    time.sleep(5)
     restarts = []
 
     def all_confirmed_awarded():
         restarts.append(supervise(project))
         return awarded(project, buyer) >= len(confirmed)
 
-    services.wait_for(all_confirmed_awarded, 120, interval=1, message="confirmed tasks were lost")
+    wait_quietly(all_confirmed_awarded, 90)
     worker_restarted = any(restarts)
     awarded_ids = {
         int(value)
@@ -285,10 +373,57 @@ def test_a_broker_killed_during_1000_publishes_loses_no_confirmed_publish(
         refused_at_publish=len(outcome["failed"]),
         worker_restarted=worker_restarted,
         errors=sorted({name for _, name in outcome["failed"]}),
+        **(redis_leftovers(project) if project.broker == "redis" else {}),
     )
-    assert lost == set()
+    assert not worker_restarted, "the worker exited instead of reconnecting"
+    assert len(lost) <= in_flight_loss_allowed(project), f"confirmed but never run: {lost}"
     assert balance(project, buyer) == len(awarded_ids)
     assert all(name == "OperationalError" for _, name in outcome["failed"])
+
+
+def test_a_late_ack_on_a_closed_redis_channel_is_logged_not_raised(project):
+    """The failure background/request.py guards against, replayed on a real Redis broker.
+
+    CI caught a worker exiting with "Unrecoverable error: AttributeError: 'NoneType'
+    object has no attribute 'hostname'" from a late ack after Redis restarted: the
+    channel's connection had let go of its transport before the channel was closed, so
+    the channel can neither restore its messages nor acknowledge one. The replay takes
+    kombu through those steps in that order, then acknowledges: Celery's own Request
+    raises (in a worker, the end of it), the project's logs a warning.
+    """
+    if project.broker != "redis":
+        pytest.skip("RabbitMQ raises a connection error here, which Celery handles itself")
+    output = project.shell(
+        "import logging, sys\n"
+        "from celery.worker.request import Request\n"
+        "from kombu import Queue\n"
+        "from background.request import TaskRequest\n"
+        "logging.getLogger('background.request').addHandler(logging.StreamHandler(sys.stdout))\n"
+        "from config.celery_app import app\n"
+        "from rewards.tasks import award_points\n"
+        "queue = Queue('closed-channel-check', routing_key='closed-channel-check')\n"
+        "for request_class in (Request, TaskRequest):\n"
+        "    award_points.apply_async([0], queue=queue, declare=[queue])\n"
+        "    connection = app.connection_for_read()\n"
+        "    channel = connection.channel()\n"
+        "    message = queue(channel).get(no_ack=False)\n"
+        "    request = request_class(message, on_ack=message.ack_log_error, app=app,\n"
+        "                            task=award_points,\n"
+        "                            connection_errors=connection.connection_errors)\n"
+        "    connection._do_close_transport()\n"
+        "    try:\n"
+        "        channel.close()\n"
+        "    except AttributeError:\n"
+        "        pass\n"
+        "    try:\n"
+        "        request.acknowledge()\n"
+        "        print(request_class.__name__, 'carried on')\n"
+        "    except AttributeError as error:\n"
+        "        print(request_class.__name__, 'raised', error)\n"
+    )
+    assert "Request raised 'NoneType' object has no attribute 'hostname'" in output
+    assert "TaskRequest carried on" in output
+    assert "Could not acknowledge task rewards.tasks.award_points" in output
 
 
 def test_a_database_restart_mid_run_is_retried_until_every_task_succeeds(
