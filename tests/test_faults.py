@@ -55,6 +55,11 @@ def worker_running(project):
     supervise(project)
 
 
+def broker_server(project, request):
+    """The test server behind the project's broker, to kill and restart."""
+    return request.getfixturevalue("rabbitmq" if project.broker == "rabbitmq" else "redis_server")
+
+
 def create_purchases(project, buyer, count):
     """Create `count` purchases of 1 for a new user; return their ids."""
     output = project.shell(
@@ -282,7 +287,7 @@ def test_a_broker_restart_while_late_ack_tasks_run_leaves_the_worker_running(
     On Redis that ack used to end the whole worker (see background/request.py).
     """
     imports = 2
-    broker = request.getfixturevalue("rabbitmq" if project.broker == "rabbitmq" else "redis_server")
+    broker = broker_server(project, request)
     worker = project.workers["default"]
     with serving_slow_feed(delay=6) as feed:
         run_ids = start_imports(project, feed, imports)
@@ -317,7 +322,7 @@ def test_a_broker_killed_during_1000_publishes_loses_no_confirmed_publish(
     total = 1000
     buyer = "broker-restart"
     purchase_ids = create_purchases(project, buyer, total)
-    broker = request.getfixturevalue("rabbitmq" if project.broker == "rabbitmq" else "redis_server")
+    broker = broker_server(project, request)
     producer_code = (
         "import json, sys; from rewards.tasks import award_points\n"
         f"sent, failed = [], []\n"
