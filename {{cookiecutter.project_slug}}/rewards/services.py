@@ -4,6 +4,7 @@ import logging
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
+from django.utils import timezone
 
 from .models import Balance, PointsEntry, Purchase
 
@@ -55,6 +56,17 @@ def award_points(purchase_id):
         Balance.objects.bulk_create([Balance(user=purchase.user)], ignore_conflicts=True)
         Balance.objects.filter(user=purchase.user).update(points=F("points") + entry.points)
     return entry
+
+
+def purchases_awaiting_points(older_than, limit):
+    """Ids of purchases made more than `older_than` ago that still have no points entry.
+
+    Oldest first, at most `limit`: a sweep that finds a backlog works through it over
+    several runs instead of sending it all at once.
+    """
+    made_before = timezone.now() - older_than
+    awaiting = Purchase.objects.filter(points__isnull=True, created_at__lt=made_before)
+    return list(awaiting.order_by("created_at", "pk").values_list("pk", flat=True)[:limit])
 
 
 def recalculate_balance(user_id):

@@ -1,8 +1,10 @@
 """Tasks that award and recompute loyalty points.
 
 Lessons: pass ids, not objects; make the task idempotent with a database guarantee;
-spread bulk work over time in chunks.
+sweep for work whose message went missing; spread bulk work over time in chunks.
 """
+
+from datetime import timedelta
 
 from celery import shared_task
 from django.contrib.auth import get_user_model
@@ -11,6 +13,7 @@ from . import services
 
 BALANCES_PER_CHUNK = 1000
 SECONDS_BETWEEN_CHUNKS = 1
+MISSED_AWARDS_PER_SWEEP = 1000
 
 
 @shared_task(acks_late=True)
@@ -26,6 +29,28 @@ def award_points(purchase_id):
     """
     entry = services.award_points(purchase_id)
     return entry.points if entry else 0
+
+
+@shared_task(ignore_result=False)
+def award_missed_points(older_than_minutes=10):
+    """Send award_points again for purchases that still have no points after a while.
+
+    Every message can go missing somewhere: a process that dies between the commit and
+    delay_on_commit's publish sends nothing; on a Redis broker, a worker or Redis killed
+    at the wrong instant loses the one message on its way to the worker. This sweep does
+    not trust the messages. It finds the work by what the database lacks, purchases
+    without points, and sends it again. award_points is idempotent, so a purchase whose
+    task is merely slow still gets its points once. Keep `older_than_minutes` above the
+    longest normal wait in the queue, or the sweep re-sends work that is on its way.
+    Scheduled in scheduling/schedules.py; its result, how many it sent again, shows on
+    the beat-status page.
+    """
+    missed = services.purchases_awaiting_points(
+        timedelta(minutes=older_than_minutes), limit=MISSED_AWARDS_PER_SWEEP
+    )
+    for purchase_id in missed:
+        award_points.delay(purchase_id)
+    return len(missed)
 
 
 @shared_task(acks_late=True)

@@ -33,6 +33,15 @@ SCHEDULES = [
         ),
     ),
     ScheduledTask(
+        name="Award missed points",
+        task="rewards.tasks.award_missed_points",
+        schedule=Every(10, "minutes"),
+        description=(
+            "Sends award_points again for purchases still without points after 10 "
+            "minutes: the safety net for a message lost between the database and a worker."
+        ),
+    ),
+    ScheduledTask(
         name="Clear expired sessions",
         task="scheduling.tasks.clear_expired_sessions",
         # 03:30 every night, project time: https://crontab.guru/#30_3_*_*_*

@@ -1,9 +1,12 @@
 """Awarding points: pass ids, idempotent by a unique row, sent only after commit."""
 
+from datetime import timedelta
+
 import pytest
 from celery.signals import after_task_publish
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.utils import timezone
 
 from background.testing import wait_until
 from rewards import services
@@ -101,3 +104,15 @@ def test_balances_are_recalculated_in_chunks(celery_worker):
     assert {b.user_id: b.points for b in Balance.objects.all()} == {
         buyer.pk: number + 1 for number, buyer in enumerate(buyers)
     }
+
+
+def test_the_sweep_finds_only_old_purchases_still_without_points(user):
+    awarded, missed, recent = (
+        Purchase.objects.create(user=user, amount=amount) for amount in ("1", "2", "3")
+    )
+    services.award_points(awarded.id)
+    an_hour_ago = timezone.now() - timedelta(hours=1)
+    Purchase.objects.filter(pk__in=[awarded.id, missed.id]).update(created_at=an_hour_ago)
+
+    assert services.purchases_awaiting_points(timedelta(minutes=10), limit=100) == [missed.id]
+    assert services.purchases_awaiting_points(timedelta(0), limit=1) == [missed.id]
