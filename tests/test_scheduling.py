@@ -77,7 +77,9 @@ class RunningProject:
             text=True,
             timeout=120,
         )
-        assert result.returncode == 0, result.stderr[-3000:]
+        assert result.returncode == 0, (
+            f"exit status {result.returncode}\n{result.stdout[-4000:]}\n{result.stderr[-1000:]}"
+        )
         return result.stdout
 
     def shell(self, code):
@@ -141,6 +143,7 @@ def test_migrate_installs_the_shipped_schedules_and_syncing_again_changes_nothin
     shipped = (
         "Round trip: beat to a worker",
         "Check queue depths",
+        "Award missed points",
         "Clear expired sessions",
         "Delete old outbox intents",
         "Check the setup once",
@@ -315,3 +318,55 @@ def reload_until(page, locator, text, timeout=30):
 def heartbeat_card(session, running):
     page = session.get(running.web_url + STATUS_PAGE, timeout=10).text
     return re.search(r'id="beat-heartbeat">(.*?)</section>', page, re.S)[1]
+
+
+# A beat scheduler ticking without pause, with 200 tasks due every second, so that
+# nearly all its time is spent in a query or a publish; SIGTERM arrives on a timer. A
+# watchdog prints every thread's stack and ends the shell with status 3 if a stop hangs.
+STOPPED_MID_CALL = """
+import faulthandler, os, random, signal, sys, threading, time
+from celery.beat import Service
+from django_celery_beat.models import IntervalSchedule, PeriodicTask
+from config.celery_app import app
+
+every, _ = IntervalSchedule.objects.get_or_create(every=1, period="seconds")
+PeriodicTask.objects.bulk_create(
+    [
+        PeriodicTask(name=f"Stopped mid-call {n}", task="scheduling.tasks.round_trip",
+                     interval=every)
+        for n in range(200)
+    ],
+    ignore_conflicts=True,
+)
+
+def hang_guard(finished):
+    if not finished.wait(20):
+        faulthandler.dump_traceback(file=sys.stdout, all_threads=True)
+        print("a stop hung", flush=True)
+        os._exit(3)
+
+stopped_mid_call = 0
+for attempt in range(30):
+    service = Service(app, scheduler_cls=app.conf.beat_scheduler)
+    scheduler = service.scheduler
+    finished = threading.Event()
+    threading.Thread(target=hang_guard, args=(finished,), daemon=True).start()
+    threading.Timer(random.uniform(0.05, 0.5), os.kill, (os.getpid(), signal.SIGTERM)).start()
+    try:
+        while True:
+            scheduler.tick()
+    except SystemExit:
+        pass
+    stopped_mid_call += scheduler._stop_requested
+    service.sync()
+    finished.set()
+print(stopped_mid_call)
+"""
+
+
+def test_beat_stopped_in_the_middle_of_a_query_or_a_publish_still_exits(running):
+    """Runs last: its schedules would keep a running beat busy."""
+    mid_call = int(running.shell(STOPPED_MID_CALL).split()[-1])
+
+    print(f"\nbeat stopped 30 times without hanging, {mid_call} of them asked to mid-call")
+    assert mid_call > 0
