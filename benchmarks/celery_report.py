@@ -24,7 +24,7 @@ CHANGES = {
     "classic-queues": "classic durable queues instead of quorum queues",
     "no-sent-event": "no `task-sent` event (`task_send_sent_event` off)",
     "no-confirms,no-sent-event": "neither publisher confirms nor `task-sent` events",
-    "db-reuse": "worker keeps its database connection between tasks",
+    "db-close": "a new database connection for every task (Celery's default)",
     "direct-exchanges": "direct exchanges instead of topic exchanges",
 }
 
@@ -487,28 +487,27 @@ def findings(runs):
             "exchange does not need, and the topic exchanges serve only RabbitMQ's native "
             "delayed delivery."
         )
-    db = [(combo, f.cpu(combo, "generated", "stored")) for combo in COMBOS[::2]]
-    reuse = [(combo, f.cpu(combo, "db-reuse", "stored")) for combo in COMBOS[::2]]
-    if all(value for _, value in db + reuse):
+    kept = [(combo, f.cpu(combo, "generated", "stored")) for combo in COMBOS[::2]]
+    closed = [(combo, f.cpu(combo, "db-close", "stored")) for combo in COMBOS[::2]]
+    if all(value for _, value in kept + closed):
         lines.append(
-            "- **Results in PostgreSQL: the cost is the connection, not the write.** With "
-            "`django-db` a task that stores its result costs "
-            + " and ".join(f"{value:.1f}" for _, value in db)
-            + " CPU ms (RabbitMQ, Redis broker), of which PostgreSQL alone "
-            + " and ".join(
-                f"{f.part(combo, 'generated', 'stored', 'postgres'):.1f}" for combo, _ in db
-            )
-            + ". Celery's Django fix-up closes every database connection before and after "
-            "each task, whatever `CONN_MAX_AGE` says, so every such task opens a new "
-            "PostgreSQL connection: TCP, SCRAM authentication, a new server process. With "
-            "the connection kept between tasks (`db-reuse`, as Django keeps it between "
-            "requests) the same task costs "
-            + " and ".join(f"{value:.1f}" for _, value in reuse)
+            "- **Results in PostgreSQL: the cost is the connection, not the write.** "
+            "Celery's Django fix-up, left to its default, closes every database connection "
+            "before and after each task, whatever `CONN_MAX_AGE` says, so every task that "
+            "touches the database opens a new PostgreSQL connection: TCP, SCRAM "
+            "authentication, a new server process. A task that stores its result in "
+            "PostgreSQL then costs "
+            + " and ".join(f"{value:.1f}" for _, value in closed)
+            + " CPU ms (RabbitMQ, Redis broker; `db-close`). The project keeps the "
+            "connection between tasks, as Django keeps it between requests "
+            "(`CELERY_DB_REUSE_MAX`, with `CONN_MAX_AGE` and a health check per task), and "
+            "the same task costs "
+            + " and ".join(f"{value:.1f}" for _, value in kept)
             + " ms: "
             + " and ".join(
-                f"{b / a:.1f}× cheaper" for (_, a), (_, b) in zip(reuse, db, strict=True)
+                f"{b / a:.1f}× less" for (_, a), (_, b) in zip(kept, closed, strict=True)
             )
-            + ". Every task that uses the ORM pays the same connection, whatever the result "
+            + ". Every task that uses the ORM saves the same, whatever the result "
             "backend."
         )
     publish = {
@@ -643,10 +642,11 @@ def tradeoffs(runs):
             "The status page can read it. Hence the project's default `ignore_result=True`.",
         ),
         (
-            "A new database connection per task (Celery's Django fix-up, not a setting)",
-            cost("db-reuse", "rabbitmq + django-db", "stored") + " for a task that stores "
+            "The database connection kept between tasks (`CELERY_DB_REUSE_MAX`), "
+            "instead of Celery's new connection per task",
+            cost("db-close", "rabbitmq + django-db", "stored") + " for a task that stores "
             "its result in PostgreSQL",
-            "Nothing a health-checked, `CONN_MAX_AGE`-bounded connection would not give.",
+            "A connection bounded by `CONN_MAX_AGE` and health-checked before each task.",
         ),
     ]
     return table(["Setting", "What it costs here (CPU per task)", "What it buys"], rows)
@@ -776,12 +776,6 @@ and how much memory a worker's pool processes hold. The generated configuration 
 compared with a baseline of common template defaults, and then changed one setting at
 a time to find out where each difference comes from.
 
-The figures below were measured before the project adopted this page's first finding:
-workers now keep their database connection between tasks (`CELERY_DB_REUSE_MAX`, and
-`close_old_database_connections` in `config/celery_app.py`), which the "keep the DB
-connection" rows measure at about 2.3 times less CPU per task. A re-run measures it as
-part of the generated configuration.
-
 !!! note "Figures from one machine"
     Every figure on this page comes from the machine described below, on the date
     shown, and from nowhere else. On other hardware, other server versions or with
@@ -820,7 +814,7 @@ The task is the project's `scheduling.tasks.round_trip`, which returns a two-key
 and touches neither the database nor the network: what is measured is Celery, the
 broker and the result backend. Workers are started with the project's
 `compose/production/celery/worker/start` (the `celery worker` command of
-`compose/local/celery/worker/start`, without `watchfiles`), 2 pool processes each.
+`compose/local/celery/worker/start`, without the reload wrapper), 2 pool processes each.
 
 The **baseline** mirrors what common Django + Celery templates ship: Redis as broker
 and result backend, no publisher confirms, early acknowledgement, Celery's default

@@ -103,7 +103,7 @@ WORKER_GROUPS = {
         WorkerRun(REDIS_REDIS, "acks-late", BOTH),
         WorkerRun(REDIS_REDIS, "no-events", BOTH),
         WorkerRun(REDIS_REDIS, "direct-exchanges", BOTH),
-        WorkerRun(REDIS_DB, "db-reuse", STORED),
+        WorkerRun(REDIS_DB, "db-close", STORED),
     ],
     "RabbitMQ broker": [
         WorkerRun(RABBIT_REDIS, "generated", BOTH),
@@ -113,7 +113,7 @@ WORKER_GROUPS = {
         WorkerRun(RABBIT_REDIS, "prefetch-4", BOTH),
         WorkerRun(RABBIT_REDIS, "no-sent-event", BOTH),
         WorkerRun(RABBIT_REDIS, "no-confirms,no-sent-event", BOTH),
-        WorkerRun(RABBIT_DB, "db-reuse", STORED),
+        WorkerRun(RABBIT_DB, "db-close", STORED),
     ],
 }
 

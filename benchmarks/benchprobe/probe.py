@@ -7,16 +7,12 @@ loopback, against the several milliseconds a task costs end to end. `finished` i
 in `task_postrun`, which Celery sends after it has stored the task's result, so it is
 when a reader of the result could see it. The pid tells which pool process ran the
 task, so the benchmark can count pool processes replaced by the child limits.
-
-It also carries the `db-reuse` variant's connection handling (see settings.py).
 """
 
 import os
 import time
 
 from celery.signals import task_postrun, task_prerun
-from django.conf import settings
-from django.db import close_old_connections
 
 PROBE_URL_VARIABLE = "BENCH_PROBE_REDIS_URL"
 # Each worker configuration of a run has its own list.
@@ -52,12 +48,3 @@ def connect():
     if os.environ.get(PROBE_URL_VARIABLE):
         task_prerun.connect(_on_prerun, weak=False)
         task_postrun.connect(_on_postrun, weak=False)
-    if getattr(settings, "BENCH_CLOSE_OLD_CONNECTIONS", False):
-        # The `db-reuse` variant: treat each task as Django treats a request, closing a
-        # connection only when it is broken or older than CONN_MAX_AGE.
-        task_prerun.connect(_close_old_connections, weak=False)
-        task_postrun.connect(_close_old_connections, weak=False)
-
-
-def _close_old_connections(**kwargs):
-    close_old_connections()
