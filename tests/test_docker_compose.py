@@ -138,7 +138,12 @@ def write_override(stack, path):
 
 @pytest.fixture(
     scope="module",
-    params=[("local", "rabbitmq"), ("local", "redis"), ("production", "rabbitmq")],
+    params=[
+        ("local", "rabbitmq"),
+        ("local", "redis"),
+        ("production", "rabbitmq"),
+        ("production", "redis"),
+    ],
     ids=lambda param: "-".join(param),
 )
 def stack(request, docker_engine, bake, tmp_path_factory, run_summary):
