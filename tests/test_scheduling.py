@@ -324,7 +324,7 @@ def heartbeat_card(session, running):
 # nearly all its time is spent in a query or a publish; SIGTERM arrives on a timer. A
 # watchdog prints every thread's stack and ends the shell with status 3 if a stop hangs.
 STOPPED_MID_CALL = """
-import faulthandler, os, random, signal, sys, threading, time
+import faulthandler, os, random, signal, sys, threading
 from celery.beat import Service
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 from config.celery_app import app
