@@ -53,9 +53,6 @@ class BaseTask(DjangoTask):
     retry_jitter = False
     jitter_fraction = 0.25
 
-    # A worker survives a late ack that fails because a Redis broker went away mid-task.
-    Request = "background.request:TaskRequest"
-
     # Arguments travel through the broker in every message and every retry. Past this
     # size, pass an id (or a file's path) and let the task load the data instead.
     max_payload_bytes = 256 * 1024

@@ -177,6 +177,11 @@ CELERY_TIMEZONE = TIME_ZONE
 # amqp://... for RabbitMQ, redis://... for Redis.
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#broker-url
 CELERY_BROKER_URL = env("CELERY_BROKER_URL")
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # kombu's Redis transport with one fix, so that a worker survives Redis going away
+    # while it holds tasks (background/redis_broker.py says how).
+    # https://docs.celeryq.dev/en/stable/userguide/configuration.html#broker-transport
+    CELERY_BROKER_TRANSPORT = "background.redis_broker:Transport"
 # Keep retrying when the broker is not up yet at start-up (compose starts services in parallel).
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#broker-connection-retry-on-startup
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
