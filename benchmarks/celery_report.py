@@ -854,7 +854,7 @@ What each setting of the generated configuration costs here, and what it buys:
 
 ## Worker memory
 
-Workers consuming `reports.tasks.summarise_signups` (one query on the users table,
+Workers consuming `examples.reports.tasks.summarise_signups` (one query on the users table,
 result stored in PostgreSQL; RabbitMQ broker) in batches of {counts["memory_batch"]},
 with 2 pool processes. RSS is read from `/proc/PID/smaps_rollup` after each batch;
 *private* is the part not shared with the main process (RSS counts pages shared after

@@ -20,6 +20,10 @@ UNUSED_PATHS = {
         "n": ["config/sentry.py"],
         "y": [],
     },
+    "include_examples": {
+        "n": ["examples"],
+        "y": [],
+    },
 }
 PLACEHOLDER = re.compile(r"change-me-[a-z0-9-]+")
 # Env file written -> the committed example it is made from.

@@ -25,17 +25,27 @@ TEMPLATE_DIR = Path(__file__).resolve().parent.parent
 # celery, watchfiles (for restart-on-change) and the other commands their start scripts call.
 VENV_BIN = Path(sys.executable).parent
 
-# Every combination of the options that change which files and settings are generated.
+# Every combination of the options that change which files and settings are generated,
+# with the examples; and without them, once with each broker.
 OPTION_MATRIX = [
-    {"broker": broker, "result_backend": result_backend, "use_sentry": use_sentry}
+    {
+        "broker": broker,
+        "result_backend": result_backend,
+        "use_sentry": use_sentry,
+        "include_examples": "y",
+    }
     for broker, result_backend, use_sentry in itertools.product(
         ("rabbitmq", "redis"), ("django-db", "redis"), ("n", "y")
     )
+] + [
+    {"broker": "rabbitmq", "result_backend": "django-db", "use_sentry": "n", "include_examples": "n"},
+    {"broker": "redis", "result_backend": "redis", "use_sentry": "y", "include_examples": "n"},
 ]
 
 
 def option_id(options):
-    return "-".join(options.values())
+    name = "-".join(value for option, value in options.items() if option != "include_examples")
+    return name if options.get("include_examples", "y") == "y" else f"{name}-no-examples"
 
 
 # Lines printed at the end of the run: each real server the run started ("name version

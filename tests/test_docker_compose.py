@@ -195,10 +195,10 @@ def test_the_health_endpoint_finds_every_server_up(stack):
 
 def test_a_report_asked_for_on_the_page_is_built_by_a_worker(stack):
     browser = stack.browser()
-    assert browser.get(stack.url("django"), timeout=30).status_code == 200
+    assert browser.get(stack.url("django", "/examples/reports/"), timeout=30).status_code == 200
 
     response = browser.post(
-        stack.url("django"),
+        stack.url("django", "/examples/reports/"),
         data={"days": 7, "csrfmiddlewaretoken": browser.cookies["csrftoken"]},
         allow_redirects=False,
         timeout=30,
@@ -209,7 +209,7 @@ def test_a_report_asked_for_on_the_page_is_built_by_a_worker(stack):
     task = {}
 
     def finished():
-        task.update(browser.get(stack.url("django", f"/tasks/{task_id}/status/")).json())
+        task.update(browser.get(stack.url("django", f"/examples/reports/tasks/{task_id}/status/")).json())
         return task["state"] in ("SUCCESS", "FAILURE")
 
     services.wait_for(finished, 60, interval=0.5, message=f"the task never finished: {task}")
@@ -236,7 +236,7 @@ def test_beat_sends_a_schedule_from_the_database(stack):
         "from django_celery_beat.models import IntervalSchedule, PeriodicTask; "
         "every, _ = IntervalSchedule.objects.get_or_create(every=1, period='seconds'); "
         "PeriodicTask.objects.create(name='compose check', interval=every, "
-        "task='reports.tasks.summarise_signups', args='[1]')",
+        "task='examples.reports.tasks.summarise_signups', args='[1]')",
     )
 
     services.wait_for(

@@ -92,7 +92,7 @@ def running(request, bake, project_env, tmp_path_factory, run_summary):
         running.process("celery/worker/start").wait_for_log("e2e@", timeout=60)
         running.process("celery/worker/start").wait_for_log(" ready.", timeout=60)
         running.process("celery/beat/start").wait_for_log("beat: Starting...", timeout=60)
-        wait_until_http_ok(running.web_url + "/")
+        wait_until_http_ok(running.web_url + "/examples/reports/")
         wait_until_http_ok(running.flower_url + "/healthcheck")
         label = f"{options['broker']}, {options['result_backend']}"
         up = elapsed_since(started)
@@ -107,11 +107,11 @@ def running(request, bake, project_env, tmp_path_factory, run_summary):
 
 def request_report(running, days=7):
     browser = requests.Session()
-    form = browser.get(running.web_url + "/")
+    form = browser.get(running.web_url + "/examples/reports/")
     assert form.status_code == 200
     started = time.monotonic()
     response = browser.post(
-        running.web_url + "/",
+        running.web_url + "/examples/reports/",
         data={"days": days, "csrfmiddlewaretoken": browser.cookies["csrftoken"]},
         allow_redirects=False,
     )
@@ -155,14 +155,14 @@ def test_a_request_enqueues_a_report_that_a_worker_builds(
     print(f"\n{line}")
     run_summary.append(line)
     task_id = re.search(r"/tasks/([0-9a-f-]{36})/", response.headers["Location"])[1]
-    task = wait_for_finished(browser, f"{running.web_url}/tasks/{task_id}/status/")
+    task = wait_for_finished(browser, f"{running.web_url}/examples/reports/tasks/{task_id}/status/")
     assert task["state"] == "SUCCESS", task
     assert task["result"]["days"] == 7
 
     stored = stored_result(running, task_id, postgres, redis_server)
     assert stored == {
         "status": "SUCCESS",
-        "name": "reports.tasks.summarise_signups",
+        "name": "examples.reports.tasks.summarise_signups",
         "result": task["result"],
     }
     assert (
@@ -187,7 +187,7 @@ def test_flower_needs_its_login_and_sees_the_worker_and_tasks(running):
 
     def report_task_seen():
         tasks = requests.get(running.flower_url + "/api/tasks", auth=login, timeout=10).json()
-        return any(t["name"] == "reports.tasks.summarise_signups" for t in tasks.values())
+        return any(t["name"] == "examples.reports.tasks.summarise_signups" for t in tasks.values())
 
     services.wait_for(report_task_seen, 30, message="Flower saw no summarise_signups task")
 
@@ -218,7 +218,7 @@ def test_beat_sends_a_schedule_from_the_database(running):
         "-c",
         "from django_celery_beat.models import IntervalSchedule, PeriodicTask; "
         "every = IntervalSchedule.objects.create(every=1, period=IntervalSchedule.SECONDS); "
-        "PeriodicTask.objects.create(name='e2e report', task='reports.tasks.summarise_signups', "
+        "PeriodicTask.objects.create(name='e2e report', task='examples.reports.tasks.summarise_signups', "
         "interval=every, args='[1]')",
     )
 
@@ -271,7 +271,7 @@ def test_a_broker_outage_gives_a_clear_error_and_the_site_recovers(running, requ
 def test_the_export_page_shows_progress_then_the_download_without_a_reload(running, browser):
     page = browser.new_page()
     try:
-        page.goto(running.web_url + "/")
+        page.goto(running.web_url + "/examples/reports/")
         page.get_by_role("button", name="Export as CSV").click()
         page.wait_for_url("**/exports/*/")
         progress_url = page.url

@@ -63,7 +63,7 @@ def broker_server(project, request):
 def create_purchases(project, buyer, count):
     """Create `count` purchases of 1 for a new user; return their ids."""
     output = project.shell(
-        "from django.contrib.auth import get_user_model; from rewards.models import Purchase; "
+        "from django.contrib.auth import get_user_model; from examples.rewards.models import Purchase; "
         f"buyer = get_user_model().objects.create_user('{buyer}'); "
         f"purchases = Purchase.objects.bulk_create([Purchase(user=buyer, amount=1) "
         f"for _ in range({count})]); "
@@ -75,7 +75,7 @@ def create_purchases(project, buyer, count):
 def award_all(project, purchase_ids):
     ids = ",".join(map(str, purchase_ids))
     project.shell(
-        "from rewards.tasks import award_points; "
+        "from examples.rewards.tasks import award_points; "
         f"[award_points.delay(purchase_id) for purchase_id in [{ids}]]"
     )
 
@@ -156,7 +156,7 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_doubles_nothing(project, ru
 def sweep_for_missed_points(project, buyer, expected):
     """Run the sweep that beat runs every 10 minutes, now, and wait for its awards."""
     project.shell(
-        "from rewards.tasks import award_missed_points; "
+        "from examples.rewards.tasks import award_missed_points; "
         "award_missed_points.delay(older_than_minutes=0)"
     )
     services.wait_for(
@@ -259,7 +259,7 @@ def slow_feed():
 def start_imports(project, feed, count):
     """Start `count` catalog imports from `feed`; return their run ids, comma-separated."""
     return project.shell(
-        "from catalog import services; from catalog.models import Supplier; "
+        "from examples.catalog import services; from examples.catalog.models import Supplier; "
         f"runs = [services.start_import(Supplier.objects.create(name=f'Slow {{n}}', "
         f"feed_url='{feed.url}')) for n in range({count})]; "
         "print(','.join(str(run.id) for run in runs))"
@@ -344,7 +344,7 @@ def test_a_broker_killed_during_1000_publishes_loses_no_confirmed_publish(
     purchase_ids = create_purchases(project, buyer, total)
     broker = broker_server(project, request)
     producer_code = (
-        "import json, sys; from rewards.tasks import award_points\n"
+        "import json, sys; from examples.rewards.tasks import award_points\n"
         f"sent, failed = [], []\n"
         f"for number, purchase_id in enumerate({purchase_ids}):\n"
         "    try:\n"
@@ -434,7 +434,7 @@ def test_a_released_redis_connection_fails_as_a_connection_error(project):
         "from kombu import Queue\n"
         "from kombu.common import ignore_errors\n"
         "from config.celery_app import app\n"
-        "from rewards.tasks import award_points\n"
+        "from examples.rewards.tasks import award_points\n"
         "logging.getLogger('celery.worker.request').addHandler(logging.StreamHandler(sys.stdout))\n"
         "queue = Queue('closed-channel-check', routing_key='closed-channel-check')\n"
         "for transport in ('redis', app.conf.broker_transport):\n"
@@ -499,7 +499,7 @@ def test_bad_messages_are_refused_and_the_worker_keeps_serving(
     output = project.shell(
         "import pickle; from kombu import Connection, Exchange\n"
         "from config.celery_app import app\n"
-        "from rewards.tasks import award_points\n"
+        "from examples.rewards.tasks import award_points\n"
         "from background.base import PayloadTooLarge\n"
         "class Exploit:\n"
         f"    def __reduce__(self): return (open, ({str(marker)!r}, 'w'))\n"
@@ -513,7 +513,7 @@ def test_bad_messages_are_refused_and_the_worker_keeps_serving(
         "print('refused at the caller:', refused)\n"
         "with app.connection_for_write() as connection:\n"
         "    producer = connection.Producer(exchange=Exchange('default', type='topic'))\n"
-        "    headers = {'task': 'rewards.tasks.award_points', 'id': 'bad-json', 'lang': 'py'}\n"
+        "    headers = {'task': 'examples.rewards.tasks.award_points', 'id': 'bad-json', 'lang': 'py'}\n"
         "    producer.publish(b'{not json', routing_key='default', headers=headers,\n"
         "                     content_type='application/json', content_encoding='utf-8')\n"
         "    producer.publish(pickle.dumps(((Exploit(),), {}, {})), routing_key='default',\n"
@@ -521,8 +521,8 @@ def test_bad_messages_are_refused_and_the_worker_keeps_serving(
         "                     content_type='application/x-python-serialize',\n"
         "                     content_encoding='binary')\n"
         "app.send_task('no.such.task', queue='default')\n"
-        "app.send_task('rewards.tasks.award_points', args=[1, 2, 3], queue='default')\n"
-        "app.send_task('rewards.tasks.award_points', args=['not an id'], queue='default')\n"
+        "app.send_task('examples.rewards.tasks.award_points', args=[1, 2, 3], queue='default')\n"
+        "app.send_task('examples.rewards.tasks.award_points', args=['not an id'], queue='default')\n"
     )
     assert "refused at the caller: ['TypeError', 'PayloadTooLarge']" in output
     worker = project.workers["default"]

@@ -60,7 +60,7 @@ def test_django_templates_are_copied_verbatim(bake):
     project = bake()
 
     assert "{% block content %}" in (project / "templates" / "base.html").read_text()
-    status = project / "reports" / "templates" / "reports" / "status.html"
+    status = project / "examples" / "reports" / "templates" / "reports" / "status.html"
     assert "{% url 'reports:task-status-json' task_id %}" in status.read_text()
 
 
@@ -68,6 +68,7 @@ def test_files_of_options_not_chosen_are_removed(bake, options):
     project = bake(**options)
 
     assert (project / "config" / "sentry.py").exists() == (options["use_sentry"] == "y")
+    assert (project / "examples").exists() == (options["include_examples"] == "y")
     compose = (project / "compose.yaml").read_text()
     assert ("rabbitmq:" in compose) == (options["broker"] == "rabbitmq")
     env = (project / ".env").read_text()
@@ -75,6 +76,24 @@ def test_files_of_options_not_chosen_are_removed(bake, options):
     assert re.search(r"^CELERY_BROKER_URL=(amqp|redis)://", env, re.M)[1] == (
         "amqp" if options["broker"] == "rabbitmq" else "redis"
     )
+
+
+# How the example apps are named in code, paths, URLs and prose.
+EXAMPLE_NAMES = re.compile(
+    r"\bexamples\b|catalog|newsletter|rewards|\borders\b|_order\b|order_confirmation|\bOrder\b"
+    r"|\breports[./:`'\"]|summarise_signups|signup_export"
+)
+
+
+def test_without_the_examples_no_file_names_them(bake):
+    project = bake(include_examples="n")
+
+    for path in project_files(project):
+        relative = path.relative_to(project).as_posix()
+        assert not EXAMPLE_NAMES.search(relative), relative
+        if path.suffix in TEXT_SUFFIXES:
+            found = EXAMPLE_NAMES.findall(path.read_text())
+            assert not found, f"{relative} names {found}"
 
 
 def test_generated_code_is_lint_clean(bake, options):

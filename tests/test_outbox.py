@@ -99,7 +99,7 @@ class OutboxProject(Project):
     def place_orders(self, count):
         """Place `count` orders as the view does, one transaction each; return their ids."""
         output = self.shell(
-            "from orders.services import place_order; "
+            "from examples.orders.services import place_order; "
             f"print(*[place_order('buyer@example.com', 'Teapot', 1).pk for _ in range({count})])"
         )
         return [int(pk) for pk in output.split()]
@@ -167,7 +167,7 @@ def project(request, bake, project_env, postgres, tmp_path_factory):
     project.web = project.start("django/start", "web")
     try:
         project.start_worker()
-        wait_until_http_ok(project.web_url + "/orders/")
+        wait_until_http_ok(project.web_url + "/examples/orders/")
         yield project
     finally:
         project.stop_relays()
@@ -179,12 +179,12 @@ def test_orders_placed_while_the_broker_is_down_are_all_confirmed_once_it_is_bac
     broker = request.getfixturevalue("rabbitmq" if project.broker == "rabbitmq" else "redis_server")
     project.ensure_worker()
     relay = project.start_relay()
-    token = requests.get(project.web_url + "/orders/", timeout=30).cookies["csrftoken"]
+    token = requests.get(project.web_url + "/examples/orders/", timeout=30).cookies["csrftoken"]
     before = project.count("SELECT coalesce(max(id), 0) FROM orders_order")
 
     def place_an_order(number):
         return requests.post(
-            project.web_url + "/orders/",
+            project.web_url + "/examples/orders/",
             data={
                 "email": f"buyer{number}@example.com",
                 "item": "Teapot",
@@ -227,7 +227,7 @@ def test_a_rolled_back_order_leaves_no_intent_and_sends_nothing(project):
 
     project.shell(
         "from django.db import transaction\n"
-        "from orders.services import place_order\n"
+        "from examples.orders.services import place_order\n"
         "try:\n"
         "    with transaction.atomic():\n"
         "        place_order('buyer@example.com', 'Teapot', 1)\n"
@@ -256,14 +256,14 @@ def test_an_intent_whose_queue_is_gone_dies_with_one_alert_and_shows_in_the_admi
         f"get_user_model().objects.create_superuser('admin', 'admin@example.com', {PASSWORD!r})\n"
         "with transaction.atomic():\n"
         "    intent = Intent.objects.create(\n"
-        "        task_name='orders.tasks.send_order_confirmation', args=[1], queue='retired'\n"
+        "        task_name='examples.orders.tasks.send_order_confirmation', args=[1], queue='retired'\n"
         "    )\n"
         "    wake_the_relay()\n"
         "print(intent.id)"
     )
 
     services.wait_for(lambda: project.intents("dead") == 1, 30, message="the intent never died")
-    alert = "Outbox intent for orders.tasks.send_order_confirmation is dead"
+    alert = "Outbox intent for examples.orders.tasks.send_order_confirmation is dead"
     services.wait_for(
         lambda: any(alert in subject for subject in project.inbox.subjects), 10, message="no alert"
     )
@@ -307,7 +307,7 @@ def test_two_relays_publish_each_of_1000_intents_exactly_once(project):
     # One transaction, so one notification: both relays wake at once to 1000 intents.
     project.shell(
         "from django.db import transaction\n"
-        "from orders.services import place_order\n"
+        "from examples.orders.services import place_order\n"
         "with transaction.atomic():\n"
         f"    for _ in range({total}):\n"
         "        place_order('buyer@example.com', 'Teapot', 1)\n"

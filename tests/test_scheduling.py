@@ -46,7 +46,7 @@ User.objects.create_user("visitor", "visitor@example.com", {PASSWORD!r})
 DEMO_SCHEDULES = """
 from django_celery_beat.models import CrontabSchedule, PeriodicTask, SolarSchedule
 PeriodicTask.objects.create(
-    name="Weekly sign-up report", task="reports.tasks.summarise_signups", args='["seven"]',
+    name="Weekly sign-up report", task="examples.reports.tasks.summarise_signups", args='["seven"]',
     crontab=CrontabSchedule.objects.create(minute="0", hour="8", day_of_week="1"),
 )
 PeriodicTask.objects.create(

@@ -49,17 +49,17 @@ def test_each_worker_consumes_only_its_own_queue(project):
 def test_tasks_run_on_the_worker_of_the_queue_they_are_routed_to(project):
     project.shell(
         "from django.contrib.auth import get_user_model; "
-        "from newsletter.tasks import send_welcome_email; "
-        "from reports.tasks import build_signup_export, summarise_signups; "
+        "from examples.newsletter.tasks import send_welcome_email; "
+        "from examples.reports.tasks import build_signup_export, summarise_signups; "
         "user = get_user_model().objects.create_user('routed', 'routed@example.com'); "
         "send_welcome_email.delay(user.id); build_signup_export.delay(); "
         "summarise_signups.delay(7)"
     )
 
     expected = {
-        "priority": "newsletter.tasks.send_welcome_email",
-        "bulk": "reports.tasks.build_signup_export",
-        "default": "reports.tasks.summarise_signups",
+        "priority": "examples.newsletter.tasks.send_welcome_email",
+        "bulk": "examples.reports.tasks.build_signup_export",
+        "default": "examples.reports.tasks.summarise_signups",
     }
     for queue, task in expected.items():
         worker = project.workers[queue]
@@ -72,7 +72,7 @@ def test_the_rate_limit_spaces_out_deliveries(project, run_summary):
     count = 30
     project.shell(
         "from django.contrib.auth import get_user_model; "
-        "from newsletter import services; "
+        "from examples.newsletter import services; "
         f"[get_user_model().objects.create_user(f'reader{{n}}', f'r{{n}}@example.com') "
         f"for n in range({count})]; "
         "services.create_newsletter('Rate limited', 'Hello')"
@@ -134,7 +134,7 @@ def trickling_server():
 
 def test_the_soft_time_limit_stops_a_feed_that_never_ends(project, trickling_server, run_summary):
     run_id = project.shell(
-        "from catalog import tasks; from catalog.models import ImportRun, Supplier; "
+        "from examples.catalog import tasks; from examples.catalog.models import ImportRun, Supplier; "
         f"supplier = Supplier.objects.create(name='Slow', feed_url='{trickling_server}'); "
         "run = ImportRun.objects.create(supplier=supplier); "
         "workflow = tasks.import_workflow(supplier.id, run.id); "

@@ -34,7 +34,7 @@ TASKS = {
     # Returns a two-key dict: no database, no I/O; it stores its result.
     "round_trip": ("scheduling.tasks.round_trip", ()),
     # What the example view enqueues: one small query on the users table.
-    "summarise_signups": ("reports.tasks.summarise_signups", (7,)),
+    "summarise_signups": ("examples.reports.tasks.summarise_signups", (7,)),
 }
 
 

@@ -3,7 +3,7 @@
 - /bench/no-task/: the order alone, the cost of the rest of the request;
 - /bench/on-commit/: plus send_order_confirmation.delay_on_commit(), published to the
   broker (with publisher confirms on RabbitMQ) right after the commit, in the request;
-- /bench/outbox/: the project's own orders.services.place_order, which writes the task
+- /bench/outbox/: the project's own examples.orders.services.place_order, which writes the task
   to the outbox in the transaction; the relay publishes it, outside the request.
 
 Each answers with the order's id. No CSRF check and no session: the request differs from
@@ -15,9 +15,9 @@ from django.http import HttpResponse
 from django.urls import include, path
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
-from orders.models import Order
-from orders.services import place_order
-from orders.tasks import send_order_confirmation
+from examples.orders.models import Order
+from examples.orders.services import place_order
+from examples.orders.tasks import send_order_confirmation
 
 
 def fields(request):

@@ -1,6 +1,6 @@
 """One alert per kind of failure per window, counted across every worker.
 
-The first alert of a kind (say: catalog.tasks.fetch_feed raising FeedUnavailable) in a
+The first alert of a kind (say: one task raising ConnectionError) in a
 window goes out; the others in the same window are only counted, and the next alert of
 that kind after the window says how many were held back. The counts live in Django's
 cache (Redis), shared by all worker processes and machines; per-process memory would

@@ -1,11 +1,13 @@
-"""The site's URLs: the admin, and the example app at the root."""
+"""The site's URLs: the welcome page, the admin and the health probe."""
 
 from django.contrib import admin
 from django.urls import include, path
 
 urlpatterns = [
+    path("", include("welcome.urls")),
     path("admin/", admin.site.urls),
     path("health/", include("health.urls")),
-    path("orders/", include("orders.urls")),
-    path("", include("reports.urls")),
+{%- if cookiecutter.include_examples == "y" %}
+    path("examples/", include("examples.urls")),
+{%- endif %}
 ]

@@ -7,12 +7,15 @@ whether a row is still what the code wrote or has been changed in the admin sinc
 """
 
 import hashlib
+import importlib
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import ClassVar
 
+from django.apps import apps
 from django.conf import settings
+from django.utils.module_loading import module_has_submodule
 from django_celery_beat.models import (
     PERIOD_CHOICES,
     ClockedSchedule,
@@ -216,3 +219,13 @@ def _iso(value):
 
 def _from_iso(value):
     return datetime.fromisoformat(value) if value is not None else None
+
+
+def declared_schedules() -> list["ScheduledTask"]:
+    """The SCHEDULES list of every installed app that has a `schedules` module, so that
+    an app brings its periodic tasks with it and takes them away when removed."""
+    declared = []
+    for config in apps.get_app_configs():
+        if module_has_submodule(config.module, "schedules"):
+            declared += importlib.import_module(f"{config.name}.schedules").SCHEDULES
+    return declared

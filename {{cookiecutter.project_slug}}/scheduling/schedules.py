@@ -1,9 +1,11 @@
-"""Every periodic task the project ships, declared here and nowhere else.
+"""The scheduling app's own periodic tasks.
 
-`python manage.py sync_schedules` writes these into django-celery-beat's tables, where
-beat reads them and the admin shows them; compose/local/django/migrate runs it after the
-migrations. Change a schedule here and the next sync applies it, unless someone has
-changed that schedule in the admin since: their change wins (see scheduling/sync.py).
+Each installed app declares its periodic tasks in its own `schedules.py`, as a list named
+SCHEDULES; `python manage.py sync_schedules` writes them all into django-celery-beat's
+tables, where beat reads them and the admin shows them (compose/local/django/migrate
+runs it after the migrations). Change a schedule in code and the next sync applies it,
+unless someone has changed that schedule in the admin since: their change wins
+(see scheduling/sync.py).
 
 Celery adds one more by itself when beat starts: `celery.backend_cleanup`, which deletes
 task results older than CELERY_RESULT_EXPIRES every day at 04:00.
@@ -24,40 +26,12 @@ SCHEDULES = [
         ),
     ),
     ScheduledTask(
-        name="Check queue depths",
-        task="alerts.tasks.check_queue_depths",
-        schedule=Every(1, "minutes"),
-        description=(
-            "Logs every queue's length and alerts when one stays above "
-            "QUEUE_DEPTH_ALERT_THRESHOLD: the first sign that more workers are needed."
-        ),
-    ),
-    ScheduledTask(
-        name="Award missed points",
-        task="rewards.tasks.award_missed_points",
-        schedule=Every(10, "minutes"),
-        description=(
-            "Sends award_points again for purchases still without points after 10 "
-            "minutes: the safety net for a message lost between the database and a worker."
-        ),
-    ),
-    ScheduledTask(
         name="Clear expired sessions",
         task="scheduling.tasks.clear_expired_sessions",
         # 03:30 every night, project time: https://crontab.guru/#30_3_*_*_*
         # Avoid 02:00-02:59, which many zones skip or repeat when daylight saving changes.
         schedule=Cron(minute="30", hour="3"),
         description="Deletes expired sessions, which Django never removes by itself.",
-    ),
-    ScheduledTask(
-        name="Delete old outbox intents",
-        task="outbox.tasks.delete_old_intents",
-        # Hourly: each run deletes one hour's worth of rows, never a night's pile at once.
-        schedule=Every(1, "hours"),
-        description=(
-            "Deletes sent outbox intents, and the records of processed ones, older than "
-            "OUTBOX_KEEP_DAYS; pending and dead intents are kept."
-        ),
     ),
     ScheduledTask(
         name="Check the setup once",

@@ -32,14 +32,10 @@ INSTALLED_APPS = [
     "background",
     "alerts",
     "users",
-    "reports",
-    "rewards",
-    "catalog",
-    "newsletter",
     "outbox",
-    "orders",
     "scheduling",
     "health",
+    "welcome",
 ]
 
 MIDDLEWARE = [
@@ -249,12 +245,9 @@ CELERY_TASK_QUEUES = [
     task_queue("bulk"),  # long or CPU-heavy work, one task at a time per process
 ]
 CELERY_TASK_DEFAULT_QUEUE = "default"
-# Routes by task name, so that call sites never name a queue.
-CELERY_TASK_ROUTES = {
-    "newsletter.tasks.send_welcome_email": {"queue": "priority"},
-    "orders.tasks.send_order_confirmation": {"queue": "priority"},
-    "reports.tasks.build_signup_export": {"queue": "bulk"},
-}
+# Routes by task name, so that call sites never name a queue: e.g.
+# {"billing.tasks.send_invoice": {"queue": "priority"}}.
+CELERY_TASK_ROUTES = {}
 # A task routed to a queue that is not declared above fails when it is sent, instead
 # of silently creating a queue that no worker consumes.
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#task-create-missing-queues
@@ -330,3 +323,22 @@ CELERY_BEAT_SYNC_EVERY = 1
 # The beat-status page calls beat stale when its heartbeat is older than this. Beat
 # wakes at least every 5 seconds and writes the heartbeat each time.
 BEAT_HEARTBEAT_STALE_AFTER = timedelta(seconds=env.int("BEAT_HEARTBEAT_STALE_SECONDS", default=30))
+{%- if cookiecutter.include_examples == "y" %}
+
+# ---------------------------------------------------------------------------
+# The example apps: examples/README.md says what each teaches. To remove them, delete
+# this block, the examples/ line in config/urls.py and the examples/ folder.
+# ---------------------------------------------------------------------------
+INSTALLED_APPS += [
+    "examples.catalog",
+    "examples.newsletter",
+    "examples.orders",
+    "examples.reports",
+    "examples.rewards",
+]
+CELERY_TASK_ROUTES |= {
+    "examples.newsletter.tasks.send_welcome_email": {"queue": "priority"},
+    "examples.orders.tasks.send_order_confirmation": {"queue": "priority"},
+    "examples.reports.tasks.build_signup_export": {"queue": "bulk"},
+}
+{%- endif %}

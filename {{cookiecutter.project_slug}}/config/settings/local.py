@@ -5,3 +5,5 @@ from .base import env
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "0.0.0.0"])
+# Linked from the welcome page: the mail catcher of the local compose stack.
+MAILPIT_URL = env("MAILPIT_URL", default="http://localhost:8025")

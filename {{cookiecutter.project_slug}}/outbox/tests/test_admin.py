@@ -7,13 +7,15 @@ from django.utils import timezone
 
 from outbox.models import Intent
 
+from .tasks import send_note
+
 LIST = "/admin/outbox/intent/"
 
 
-def intent(status=Intent.Status.PENDING, queue="priority", **fields):
+def intent(status=Intent.Status.PENDING, queue="default", **fields):
     return Intent.objects.create(
-        task_name="orders.tasks.send_order_confirmation",
-        args=[1],
+        task_name=send_note.name,
+        args=["buyer@example.com"],
         queue=queue,
         status=status,
         **fields,
@@ -46,7 +48,7 @@ def test_re_queueing_makes_dead_intents_pending_and_routes_them_afresh(admin_cli
     )
 
     retired.refresh_from_db()
-    assert (retired.status, retired.attempts, retired.queue) == ("pending", 0, "priority")
+    assert (retired.status, retired.attempts, retired.queue) == ("pending", 0, "default")
     assert Intent.objects.get(pk=sent.pk).status == Intent.Status.SENT
     text = response.content.decode()
     assert "Re-queued 1 intent(s)" in text and "Skipped 1 intent(s) that are not dead" in text

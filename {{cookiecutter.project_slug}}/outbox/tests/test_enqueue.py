@@ -8,51 +8,49 @@ from celery.exceptions import QueueNotFound
 from django.db import transaction
 from django.db.transaction import TransactionManagementError
 
-from orders.models import Order
-from orders.services import place_order
-from orders.tasks import send_order_confirmation
 from outbox.enqueue import enqueue
 from outbox.models import Intent
+
+from .tasks import send_note
 
 
 @pytest.mark.django_db
 def test_an_intent_records_the_task_its_arguments_and_its_route():
     with transaction.atomic():
-        intent = enqueue(send_order_confirmation, 7, note="gift")
+        intent = enqueue(send_note, "buyer@example.com")
 
     intent.refresh_from_db()
-    assert intent.task_name == "orders.tasks.send_order_confirmation"
-    assert (intent.args, intent.kwargs) == ([7], {"note": "gift"})
-    assert intent.queue == "priority"  # CELERY_TASK_ROUTES
+    assert intent.task_name == "outbox.tests.tasks.send_note"
+    assert (intent.args, intent.kwargs) == (["buyer@example.com"], {})
+    assert intent.queue == "default"  # CELERY_TASK_ROUTES names no other
     assert (intent.status, intent.attempts) == (Intent.Status.PENDING, 0)
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_rolled_back_order_leaves_no_intent():
+def test_a_rolled_back_transaction_leaves_no_intent():
     with pytest.raises(RuntimeError):
         with transaction.atomic():
-            place_order("buyer@example.com", "Teapot", 1)
-            raise RuntimeError("payment declined after the order was written")
+            enqueue(send_note, "buyer@example.com")
+            raise RuntimeError("payment declined after the intent was written")
 
-    assert not Order.objects.exists()
     assert not Intent.objects.exists()
 
 
 @pytest.mark.django_db(transaction=True)
 def test_enqueue_outside_a_transaction_is_refused():
     with pytest.raises(TransactionManagementError):
-        enqueue(send_order_confirmation, 1)
+        enqueue(send_note, "buyer@example.com")
     assert not Intent.objects.exists()
 
 
 @pytest.mark.django_db
 def test_mistakes_fail_in_the_caller_not_later_in_the_relay(monkeypatch):
     with transaction.atomic(), pytest.raises(TypeError):
-        enqueue(send_order_confirmation, Decimal("9.90"))  # not JSON: pass an id instead
+        enqueue(send_note, Decimal("9.90"))  # not JSON: pass an id instead
 
     # As if CELERY_TASK_ROUTES sent the task to a queue missing from CELERY_TASK_QUEUES.
-    router = send_order_confirmation.app.amqp.router
-    routes = prepare([{send_order_confirmation.name: {"queue": "nowhere"}}])
-    monkeypatch.setattr(router, "routes", routes)
+    router = send_note.app.amqp.router
+    monkeypatch.setattr(router, "routes", prepare([{send_note.name: {"queue": "nowhere"}}]))
     with transaction.atomic(), pytest.raises(QueueNotFound):
-        enqueue(send_order_confirmation, 1)
+        enqueue(send_note, "buyer@example.com")
+    assert not Intent.objects.exists()

@@ -6,8 +6,14 @@ import pytest
 from django_celery_beat.models import PeriodicTask, PeriodicTasks
 
 from config.celery_app import app
-from scheduling.declarations import Cron, Every, OnceAfterFirstSync, ScheduledTask, write
-from scheduling.schedules import SCHEDULES
+from scheduling.declarations import (
+    Cron,
+    Every,
+    OnceAfterFirstSync,
+    ScheduledTask,
+    declared_schedules,
+    write,
+)
 from scheduling.sync import sync_schedules
 
 NOW = datetime(2026, 5, 1, 12, tzinfo=UTC)
@@ -37,18 +43,21 @@ def edit_in_the_admin(name="Tidy up", **fields):
 
 def test_the_shipped_schedules_name_real_tasks_and_distinct_names():
     app.loader.import_default_modules()
+    shipped = declared_schedules()
 
-    assert {item.task for item in SCHEDULES} <= set(app.tasks)
-    assert len({item.name for item in SCHEDULES}) == len(SCHEDULES)
-    kinds = {item.schedule.kind for item in SCHEDULES}
+    assert {item.task for item in shipped} <= set(app.tasks)
+    assert len({item.name for item in shipped}) == len(shipped)
+    assert {"Check queue depths", "Delete old outbox intents"} <= {i.name for i in shipped}
+    kinds = {item.schedule.kind for item in shipped}
     assert kinds == {"interval", "crontab", "clocked"}
 
 
 @pytest.mark.django_db
 def test_the_first_sync_creates_every_schedule_and_a_second_changes_nothing():
-    first = sync_schedules(SCHEDULES, now=NOW)
+    shipped = declared_schedules()
+    first = sync_schedules(shipped, now=NOW)
     changed_at = PeriodicTasks.last_change()
-    second = sync_schedules(SCHEDULES, now=NOW + timedelta(hours=1))
+    second = sync_schedules(shipped, now=NOW + timedelta(hours=1))
 
     assert set(actions(first).values()) == {"created"}
     assert set(actions(second).values()) == {"unchanged"}

@@ -1,4 +1,4 @@
-"""`manage.py sync_schedules`: install the schedules declared in scheduling/schedules.py.
+"""`manage.py sync_schedules`: install the schedules each installed app's schedules.py declares.
 
 compose/local/django/migrate runs it after the migrations. It is safe to run again at
 any time, and it never overwrites a schedule changed in the admin (scheduling/sync.py).
@@ -6,18 +6,18 @@ any time, and it never overwrites a schedule changed in the admin (scheduling/sy
 
 from django.core.management.base import BaseCommand
 
-from scheduling.schedules import SCHEDULES
+from scheduling.declarations import declared_schedules
 from scheduling.sync import KEPT, RELEASED, sync_schedules
 
 
 class Command(BaseCommand):
     help = (
-        "Create or update the periodic tasks declared in scheduling/schedules.py, "
+        "Create or update the periodic tasks declared in each app's schedules.py, "
         "leaving any schedule changed in the admin as it is."
     )
 
     def handle(self, *args, **options):
-        for outcome in sync_schedules(SCHEDULES):
+        for outcome in sync_schedules(declared_schedules()):
             line = f"{outcome.action:>9}  {outcome.name}"
             if outcome.detail:
                 line += f": {outcome.detail}"

@@ -3,9 +3,9 @@
 import pytest
 
 from background.testing import wait_until
-from catalog import services
-from catalog.models import FeedSurvey, ImportRun, Product, Supplier
-from catalog.tasks import survey_feeds
+from examples.catalog import services
+from examples.catalog.models import FeedSurvey, ImportRun, Product, Supplier
+from examples.catalog.tasks import survey_feeds
 
 FEED = {
     "products": [

@@ -2,4 +2,4 @@ from django.apps import AppConfig
 
 
 class RewardsConfig(AppConfig):
-    name = "rewards"
+    name = "examples.rewards"

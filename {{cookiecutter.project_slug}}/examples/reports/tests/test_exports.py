@@ -6,8 +6,8 @@ import pytest
 from celery.exceptions import QueueNotFound, SoftTimeLimitExceeded
 from django.contrib.auth import get_user_model
 
-from reports import exports
-from reports.tasks import build_signup_export, summarise_signups
+from examples.reports import exports
+from examples.reports.tasks import build_signup_export, summarise_signups
 
 
 @pytest.fixture(autouse=True)

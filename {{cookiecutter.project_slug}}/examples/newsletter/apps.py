@@ -2,4 +2,4 @@ from django.apps import AppConfig
 
 
 class NewsletterConfig(AppConfig):
-    name = "newsletter"
+    name = "examples.newsletter"

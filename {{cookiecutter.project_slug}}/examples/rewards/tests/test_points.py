@@ -9,9 +9,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from background.testing import wait_until
-from rewards import services
-from rewards.models import Balance, PointsEntry, Purchase
-from rewards.tasks import award_points, recalculate_all_balances
+from examples.rewards import services
+from examples.rewards.models import Balance, PointsEntry, Purchase
+from examples.rewards.tasks import award_points, recalculate_all_balances
 
 
 @pytest.fixture

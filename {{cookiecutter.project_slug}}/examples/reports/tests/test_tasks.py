@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from reports.tasks import summarise_signups
+from examples.reports.tasks import summarise_signups
 
 
 def make_users(recent, old):

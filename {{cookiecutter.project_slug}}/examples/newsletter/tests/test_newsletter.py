@@ -5,9 +5,9 @@ from celery.signals import task_prerun
 from django.contrib.auth import get_user_model
 
 from background.testing import wait_until
-from newsletter import services
-from newsletter.models import Delivery
-from newsletter.tasks import send_welcome_email
+from examples.newsletter import services
+from examples.newsletter.models import Delivery
+from examples.newsletter.tasks import send_welcome_email
 
 
 def make_recipients(count):

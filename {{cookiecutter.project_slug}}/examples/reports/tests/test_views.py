@@ -20,7 +20,7 @@ def wait_for_finished_task(client, status_url, timeout=30):
 def test_report_requested_on_the_page_is_built_by_a_worker(client, celery_worker):
     get_user_model().objects.create_user("alice")
 
-    response = client.post("/", {"days": 7})
+    response = client.post("/examples/reports/", {"days": 7})
 
     assert response.status_code == 302
     status_page = client.get(response["Location"])
@@ -32,7 +32,7 @@ def test_report_requested_on_the_page_is_built_by_a_worker(client, celery_worker
 
 @pytest.mark.django_db
 def test_the_request_page_shows_the_form(client):
-    response = client.get("/")
+    response = client.get("/examples/reports/")
 
     assert response.status_code == 200
     assert b"Build the report" in response.content
@@ -41,7 +41,7 @@ def test_the_request_page_shows_the_form(client):
 
 @pytest.mark.django_db
 def test_an_invalid_period_is_refused_with_the_form_shown_again(client):
-    response = client.post("/", {"days": 0})
+    response = client.post("/examples/reports/", {"days": 0})
 
     assert response.status_code == 200
     assert "days" in response.context["form"].errors
@@ -50,6 +50,6 @@ def test_an_invalid_period_is_refused_with_the_form_shown_again(client):
 @pytest.mark.django_db
 def test_a_task_not_requested_in_this_session_is_not_shown(client):
     # Task ids appear in URLs; knowing one must not be enough to read its result.
-    response = client.get("/tasks/00000000-0000-0000-0000-000000000000/status/")
+    response = client.get("/examples/reports/tasks/00000000-0000-0000-0000-000000000000/status/")
 
     assert response.status_code == 404
