@@ -38,8 +38,8 @@ OPTION_MATRIX = [
         ("rabbitmq", "redis"), ("django-db", "redis"), ("n", "y")
     )
 ] + [
-    {"broker": "rabbitmq", "result_backend": "django-db", "use_sentry": "n", "include_examples": "n"},
-    {"broker": "redis", "result_backend": "redis", "use_sentry": "y", "include_examples": "n"},
+    {"broker": broker, "result_backend": backend, "use_sentry": sentry, "include_examples": "n"}
+    for broker, backend, sentry in (("rabbitmq", "django-db", "n"), ("redis", "redis", "y"))
 ]
 
 
