@@ -79,6 +79,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Django's docs advise a custom user model for every new project: changing it later is hard.
 # https://docs.djangoproject.com/en/5.2/topics/auth/customizing/#using-a-custom-user-model-when-starting-a-project
 AUTH_USER_MODEL = "users.User"
+# https://docs.djangoproject.com/en/5.2/ref/settings/#login-url
+LOGIN_URL = "users:login"
+LOGIN_REDIRECT_URL = "welcome:home"
+LOGOUT_REDIRECT_URL = "welcome:home"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -6,5 +6,5 @@ from .models import Order
 class OrderForm(forms.ModelForm):
     class Meta:
         model = Order
-        fields = ["email", "item", "quantity"]
+        fields = ["item", "quantity"]
         widgets = {"quantity": forms.NumberInput(attrs={"min": 1, "max": 99})}

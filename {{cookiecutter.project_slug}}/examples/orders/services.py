@@ -13,7 +13,7 @@ from .models import Order
 logger = logging.getLogger(__name__)
 
 
-def place_order(email, item, quantity):
+def place_order(user, item, quantity):
     """Save an order and make sure its confirmation e-mail goes out.
 
     The confirmation task is written to the outbox in the order's own transaction: if the
@@ -25,7 +25,7 @@ def place_order(email, item, quantity):
     from .tasks import send_order_confirmation  # here, not above: tasks.py imports this module
 
     with transaction.atomic():
-        order = Order.objects.create(email=email, item=item, quantity=quantity)
+        order = Order.objects.create(user=user, email=user.email, item=item, quantity=quantity)
         enqueue(send_order_confirmation, order.id)
     return order
 

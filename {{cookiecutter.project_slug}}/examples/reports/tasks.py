@@ -11,6 +11,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from . import exports
+from .models import Export
 
 logger = logging.getLogger(__name__)
 
@@ -47,21 +48,34 @@ def summarise_signups(days):
     soft_time_limit=20 * 60,
     time_limit=22 * 60,
 )
-def build_signup_export(self):
-    """Write every user to a CSV file, reporting progress as it goes.
+def build_signup_export(self, export_id):
+    """Write every user to the CSV file of Export `export_id`, reporting progress.
 
     Long and heavy, so it is routed to the bulk queue, whose worker runs one task at a
     time and cannot delay short tasks. Each batch updates the task's state to PROGRESS
-    with done/total, which the progress page shows as a bar.
+    with done/total, which the progress page shows as a bar. The file is named after
+    the Export row, never after the message's task id, which whoever sends it chooses.
     """
+    export = Export.objects.get(pk=export_id)
 
     def report_progress(done, total):
         self.update_state(state="PROGRESS", meta={"done": done, "total": total})
 
     try:
-        rows = exports.write_signup_export(self.request.id, report_progress)
+        rows = exports.write_signup_export(export.id, report_progress)
     except SoftTimeLimitExceeded:
         # write_signup_export has removed its partial file on the way out; say why.
-        logger.warning("Export %s ran out of time and was abandoned", self.request.id)
+        logger.warning("Export %s ran out of time and was abandoned", export.id)
+        Export.objects.filter(pk=export.id).update(status=Export.Status.FAILED)
         raise
+    except Exception:
+        Export.objects.filter(pk=export.id).update(status=Export.Status.FAILED)
+        raise
+    Export.objects.filter(pk=export.id).update(status=Export.Status.DONE, rows=rows)
     return {"rows": rows}
+
+
+@shared_task
+def delete_old_exports():
+    """Delete exports older than a day: they hold every user's e-mail address."""
+    return exports.delete_old_exports()

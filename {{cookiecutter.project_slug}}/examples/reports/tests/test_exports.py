@@ -1,13 +1,18 @@
 """The user export: built on the bulk queue, reports progress, cleans up after itself."""
 
 import csv
+import os
+import uuid
+from datetime import timedelta
 
 import pytest
 from celery.exceptions import QueueNotFound, SoftTimeLimitExceeded
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from examples.reports import exports
-from examples.reports.tasks import build_signup_export, summarise_signups
+from examples.reports.models import Export
+from examples.reports.tasks import build_signup_export, delete_old_exports, summarise_signups
 
 
 @pytest.fixture(autouse=True)
@@ -19,13 +24,39 @@ def media_root(settings, tmp_path):
 def test_a_real_worker_writes_the_export(celery_worker):
     for number in range(3):
         get_user_model().objects.create_user(f"user{number}")
+    export = Export.objects.create(user=get_user_model().objects.first())
 
-    result = build_signup_export.delay()
+    result = build_signup_export.delay(str(export.id))
 
     assert result.get(timeout=30) == {"rows": 3}
-    assert result.state == "SUCCESS"
-    with exports.export_path(result.id).open() as file:
+    export.refresh_from_db()
+    assert (export.status, export.rows) == (Export.Status.DONE, 3)
+    with exports.export_path(export.id).open() as file:
         assert len(list(csv.reader(file))) == 4  # a header and three users
+
+
+@pytest.mark.parametrize("export_id", ["x/../../outside", "../signups", "", "1"])
+def test_an_export_path_is_a_uuid_inside_the_exports_folder(export_id):
+    # The file name never comes from a message's task id, and a non-UUID is refused.
+    with pytest.raises(ValueError):
+        exports.export_path(export_id)
+
+
+@pytest.mark.django_db
+def test_old_exports_and_their_files_are_deleted(settings):
+    user = get_user_model().objects.create_user("someone")
+    old, new = (Export.objects.create(user=user, status=Export.Status.DONE) for _ in "on")
+    day_ago = timezone.now() - exports.KEEP_FOR - timedelta(minutes=1)
+    Export.objects.filter(pk=old.pk).update(created_at=day_ago)
+    for export in (old, new):
+        exports.export_path(export.id).parent.mkdir(parents=True, exist_ok=True)
+        exports.export_path(export.id).write_text("id,username\n")
+    os.utime(exports.export_path(old.id), (day_ago.timestamp(), day_ago.timestamp()))
+
+    assert delete_old_exports() == 1
+
+    assert list(Export.objects.all()) == [new]
+    assert not exports.export_path(old.id).exists() and exports.export_path(new.id).exists()
 
 
 @pytest.mark.django_db
@@ -38,9 +69,9 @@ def test_an_export_cut_short_by_its_time_limit_leaves_no_file(monkeypatch):
         raise SoftTimeLimitExceeded()
 
     with pytest.raises(SoftTimeLimitExceeded):
-        exports.write_signup_export("cut-short", time_is_up)
+        exports.write_signup_export(uuid.uuid4(), time_is_up)
 
-    assert list(exports.export_path("cut-short").parent.iterdir()) == []
+    assert list(exports.exports_dir().iterdir()) == []
 
 
 def test_exports_are_routed_to_the_bulk_queue(celery_app):
