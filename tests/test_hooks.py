@@ -119,3 +119,17 @@ def test_each_generation_writes_new_secrets(bake):
 
     assert "=change-me" not in first
     assert secret(first) != secret(second)
+
+
+def test_the_closing_message_gives_the_project_by_its_absolute_path(tmp_path):
+    """The README generates into `..`: a relative `cd my_site` would be wrong there."""
+    result = subprocess.run(
+        [sys.executable, "-m", "cookiecutter", "--no-input", "--output-dir", "out"]
+        + [str(TEMPLATE_DIR), "project_name=Shop"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert f"    cd {tmp_path / 'out' / 'shop'}\n" in result.stdout
