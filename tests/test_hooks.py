@@ -60,28 +60,29 @@ def test_each_bad_option_is_named_with_a_fix(option, value, expected):
 
 
 @pytest.mark.parametrize(
-    "bad_options",
+    ("option", "value", "expected"),
     [
-        {"project_slug": "my-site"},
-        {"project_slug": "class"},
-        {"email": "nobody"},
-        {"timezone": "Nowhere/Special"},
-        {"domain_name": "not a domain"},
+        ("project_slug", "my-site", "try project_slug='my_site'"),
+        ("project_slug", "class", "clashes with a Python keyword"),
+        ("email", "nobody", "try email='you@example.com'"),
+        ("timezone", "Nowhere/Special", "not a known IANA time zone"),
+        ("domain_name", "not a domain", "try domain_name='example.com'"),
+        # The slug is made from the name: an empty name must still reach the hook.
+        ("project_name", "", "project_name is empty"),
+        ("project_name", "   ", "project_name is empty"),
     ],
-    ids=lambda options: "-".join(f"{k}={v}" for k, v in options.items()),
 )
-def test_generation_stops_with_the_message_and_leaves_nothing(tmp_path, bad_options):
-    context = [f"{key}={value}" for key, value in bad_options.items()]
-
+def test_generation_stops_with_the_message_and_leaves_nothing(tmp_path, option, value, expected):
     result = subprocess.run(
         [sys.executable, "-m", "cookiecutter", "--no-input", "--output-dir", str(tmp_path)]
-        + [str(TEMPLATE_DIR), *context],
+        + [str(TEMPLATE_DIR), f"{option}={value}"],
         capture_output=True,
         text=True,
     )
 
     assert result.returncode != 0
     assert "ERROR: " in result.stderr
+    assert expected in result.stderr
     assert list(tmp_path.iterdir()) == []
 
 
