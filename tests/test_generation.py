@@ -218,3 +218,17 @@ def test_generates_with_no_input_from_a_copy_of_the_template(tmp_path):
     run([sys.executable, "-m", "cookiecutter", "--no-input", str(copy)], cwd=tmp_path)
 
     assert (tmp_path / "my_site" / "manage.py").exists()
+
+
+def test_the_name_and_description_are_trimmed(bake):
+    project = bake(project_name="  Spacey Site  ", description="  One line.  ")
+
+    assert project.name == "spacey_site"
+    readme = (project / "README.md").read_text()
+    assert readme.startswith("# Spacey Site\n\nOne line.\n")
+    assert 'description = "One line."' in (project / "pyproject.toml").read_text()
+    for path in project_files(project):
+        if path.suffix in TEXT_SUFFIXES:
+            text = path.read_text()
+            assert "  Spacey Site" not in text and "Spacey Site " not in text, path
+            assert "  One line." not in text and "One line. " not in text, path
