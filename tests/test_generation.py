@@ -232,3 +232,16 @@ def test_the_name_and_description_are_trimmed(bake):
             text = path.read_text()
             assert "  Spacey Site" not in text and "Spacey Site " not in text, path
             assert "  One line." not in text and "One line. " not in text, path
+
+
+def test_production_settings_give_the_links_in_alerts(bake):
+    """Failure alerts link to the site's admin and to Flower (alerts/messages.py)."""
+    project = bake(domain_name="shop.example.org")
+
+    production = read_env_file(project / ".env.production")
+    assert production["DJANGO_SITE_URL"] == "https://shop.example.org"
+    # compose.production.yaml publishes Flower on the server's loopback interface only.
+    assert production["FLOWER_URL"] == "http://localhost:5555"
+    settings = (project / "config" / "settings" / "base.py").read_text()
+    assert 'env("DJANGO_SITE_URL"' in settings and 'env("FLOWER_URL"' in settings
+    assert '"127.0.0.1:5555:5555"' in (project / "compose.production.yaml").read_text()
