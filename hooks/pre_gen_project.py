@@ -67,7 +67,8 @@ def check_email(email):
 
 
 def check_domain(domain):
-    if not DOMAIN_PATTERN.match(domain):
+    # Case-insensitive, as domain names are; the generated files write it lower-cased.
+    if not DOMAIN_PATTERN.match(domain.lower()):
         return f"domain_name {domain!r} is not a domain name: try domain_name='example.com'."
     return None
 

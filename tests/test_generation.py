@@ -234,6 +234,19 @@ def test_the_name_and_description_are_trimmed(bake):
             assert "  One line." not in text and "One line. " not in text, path
 
 
+def test_a_domain_in_capitals_is_written_in_lower_case(bake):
+    project = bake(domain_name="Shop.Example.COM")
+
+    production = read_env_file(project / ".env.production")
+    assert production["DJANGO_ALLOWED_HOSTS"] == "shop.example.com"
+    assert production["DJANGO_SITE_URL"] == "https://shop.example.com"
+    settings = (project / "config" / "settings" / "base.py").read_text()
+    assert '"noreply@shop.example.com"' in settings
+    for path in project_files(project):
+        if path.suffix in TEXT_SUFFIXES:
+            assert "Example.COM" not in path.read_text(), path
+
+
 def test_production_settings_give_the_links_in_alerts(bake):
     """Failure alerts link to the site's admin and to Flower (alerts/messages.py)."""
     project = bake(domain_name="shop.example.org")

@@ -35,6 +35,7 @@ post_gen = load_hook("post_gen_project")
         ("project_name", "  ", "project_name is empty"),
         ("email", "not-an-address", "try email='you@example.com'"),
         ("domain_name", "http://example.com", "try domain_name='example.com'"),
+        ("domain_name", "example.com/shop", "try domain_name='example.com'"),
         ("timezone", "Mars/Olympus_Mons", "not a known IANA time zone"),
         ("timezone", "../etc/passwd", "not a known IANA time zone"),
         ("broker", "sqs", "try broker='rabbitmq'"),
@@ -57,6 +58,22 @@ def test_each_bad_option_is_named_with_a_fix(option, value, expected):
 
     assert len(messages) == 1
     assert expected in messages[0]
+
+
+def test_a_domain_in_capitals_is_accepted():
+    """Domain names are case-insensitive; the generated files get it lower-cased."""
+    options = {
+        "project_name": "My Site",
+        "project_slug": "my_site",
+        "email": "you@example.com",
+        "domain_name": "Shop.Example.COM",
+        "timezone": "UTC",
+        "broker": "rabbitmq",
+        "result_backend": "django-db",
+        "use_sentry": "n",
+    }
+
+    assert pre_gen.problems(options) == []
 
 
 @pytest.mark.parametrize(
