@@ -2,8 +2,10 @@
 and leave nothing on disk."""
 
 import importlib.util
+import re
 import subprocess
 import sys
+from importlib.metadata import packages_distributions
 
 import pytest
 
@@ -32,6 +34,7 @@ post_gen = load_hook("post_gen_project")
         ("project_slug", "django", "clashes"),
         ("project_slug", "test", "clashes"),
         ("project_slug", "json", "clashes"),
+        ("project_slug", "examples", "clashes"),
         ("project_name", "  ", "project_name is empty"),
         ("email", "not-an-address", "try email='you@example.com'"),
         ("domain_name", "http://example.com", "try domain_name='example.com'"),
@@ -151,3 +154,36 @@ def test_the_closing_message_gives_the_project_by_its_absolute_path(tmp_path):
 
     assert result.returncode == 0, result.stderr
     assert f"    cd {tmp_path / 'out' / 'shop'}\n" in result.stdout
+
+
+PIN = re.compile(r"^([A-Za-z0-9_.\-]+)(?:\[[^\]]*\])?==")
+
+
+def canonical(distribution):
+    return re.sub(r"[-_.]+", "-", distribution).lower()
+
+
+def test_every_package_the_project_imports_is_a_reserved_slug():
+    """RESERVED_SLUGS holds the project's own top-level packages and modules, and the
+    import names of every distribution its requirements pin (as installed here, where
+    the tests run with exactly those pins)."""
+    project = TEMPLATE_DIR / "{{cookiecutter.project_slug}}"
+    own = {path.stem for path in project.glob("*.py")}
+    own |= {path.parent.name for path in project.glob("*/__init__.py")}
+    pinned = {
+        canonical(match[1])
+        for requirements in (project / "requirements").glob("*.txt")
+        for line in requirements.read_text().splitlines()
+        if (match := PIN.match(line))
+    }
+    imported = {
+        name
+        for name, distributions in packages_distributions().items()
+        if name.isidentifier()
+        and not name.startswith("_")
+        and pinned & {canonical(distribution) for distribution in distributions}
+    }
+    assert {"config", "manage"} <= own
+    assert {"django", "environ", "sentry_sdk", "pytest"} <= imported
+
+    assert sorted((own | imported) - pre_gen.RESERVED_SLUGS) == []
