@@ -65,6 +65,7 @@ CHOICES = {
     "broker": ("rabbitmq", "redis"),
     "result_backend": ("django-db", "redis"),
     "use_sentry": ("y", "n"),
+    "include_examples": ("y", "n"),
 }
 
 
@@ -133,7 +134,7 @@ def problems(options):
         check_domain(options["domain_name"]),
         check_timezone(options["timezone"]),
     ]
-    found += [check_choice(option, options[option]) for option in CHOICES]
+    found += [check_choice(option, options[option]) for option in CHOICES if option in options]
     return [message for message in found if message]
 
 

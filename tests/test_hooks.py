@@ -2,6 +2,7 @@
 and leave nothing on disk."""
 
 import importlib.util
+import json
 import re
 import subprocess
 import sys
@@ -42,6 +43,7 @@ post_gen = load_hook("post_gen_project")
         ("timezone", "Mars/Olympus_Mons", "not a known IANA time zone"),
         ("timezone", "../etc/passwd", "not a known IANA time zone"),
         ("broker", "sqs", "try broker='rabbitmq'"),
+        ("include_examples", "maybe", "try include_examples='y'"),
     ],
 )
 def test_each_bad_option_is_named_with_a_fix(option, value, expected):
@@ -187,3 +189,29 @@ def test_every_package_the_project_imports_is_a_reserved_slug():
     assert {"django", "environ", "sentry_sdk", "pytest"} <= imported
 
     assert sorted((own | imported) - pre_gen.RESERVED_SLUGS) == []
+
+
+def options_table():
+    """docs/options.md's table: option -> (default, meaning) as written there."""
+    text = (TEMPLATE_DIR / "docs" / "options.md").read_text()
+    rows = re.findall(r"^\| `(\w+)` \|(.*?)\|(.*?)\|.*\|$", text, re.M)
+    return {option: (default.strip(), meaning.strip()) for option, default, meaning in rows}
+
+
+def test_each_option_has_a_prompt_and_a_documented_default():
+    context = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text())
+    prompts = context.pop("__prompts__")
+    options = {key: value for key, value in context.items() if not key.startswith("_")}
+    table = options_table()
+
+    assert sorted(options) == sorted(prompts)
+    assert sorted(set(options) - set(table)) == []
+    for option, value in options.items():
+        default, meaning = table[option]
+        assert meaning, option
+        if isinstance(value, list):
+            assert default == f"`{value[0]}`", option
+        elif "{{" in value:
+            assert default.startswith("from "), option
+        else:
+            assert default == f"`{value}`", option
