@@ -10,6 +10,7 @@ secret. It never touches the network.
 import json
 import re
 import secrets
+import shlex
 import shutil
 import sys
 from pathlib import Path
@@ -65,10 +66,11 @@ def main():
     options = json.loads(r"""{{ cookiecutter | jsonify }}""")
     remove_unused_paths(project_dir, options)
     write_env_files(project_dir)
+    # The absolute path: the README generates into `..`, where a bare `cd my_site` fails.
     print(
-        "\nCreated {{ cookiecutter.project_slug }} with random secrets in .env and "
-        ".env.production. Next:\n\n"
-        "    cd {{ cookiecutter.project_slug }}\n"
+        f"\nCreated {project_dir.name} with random secrets in .env and .env.production. "
+        "Next:\n\n"
+        f"    cd {shlex.quote(str(project_dir))}\n"
         "    docker compose up\n\n"
         "then open http://localhost:8000/ (Flower: http://localhost:5555/, "
         "Mailpit: http://localhost:8025/).\n"

@@ -11,21 +11,52 @@ import re
 import sys
 import zoneinfo
 
-# Names the generated project imports or creates itself: a slug equal to one of them
-# would shadow it on sys.path.
+# Names the generated project imports: its own top-level packages and modules (examples
+# holds the example apps), the packages its requirements install, and Python's own test
+# package. A project of the same name could be taken for one of them, by `import` or by
+# pip (pyproject.toml names the project after its slug).
+# tests/test_hooks.py checks this set against the template's tree and its pins.
 RESERVED_SLUGS = {
-    "celery",
+    # the project's own
+    "alerts",
+    "background",
+    "catalog",
     "config",
+    "conftest",
+    "examples",
+    "health",
+    "manage",
+    "newsletter",
+    "orders",
+    "outbox",
+    "reports",
+    "rewards",
+    "scheduling",
+    "users",
+    # installed by requirements/*.txt
+    "aiosmtpd",
+    "celery",
     "django",
+    "django_celery_beat",
+    "django_celery_results",
     "environ",
+    "ephem",
     "flower",
+    "gunicorn",
     "kombu",
     "psycopg",
+    "py",
+    "pytest",
+    "pytest_django",
     "redis",
-    "reports",
+    "requests",
+    "ruff",
+    "sentry_sdk",
+    "watchfiles",
+    "whitenoise",
+    # CPython's regression tests, and the usual name of a test package
     "test",
     "tests",
-    "users",
 }
 SLUG_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -34,6 +65,7 @@ CHOICES = {
     "broker": ("rabbitmq", "redis"),
     "result_backend": ("django-db", "redis"),
     "use_sentry": ("y", "n"),
+    "include_examples": ("y", "n"),
 }
 
 
@@ -67,7 +99,8 @@ def check_email(email):
 
 
 def check_domain(domain):
-    if not DOMAIN_PATTERN.match(domain):
+    # Case-insensitive, as domain names are; the generated files write it lower-cased.
+    if not DOMAIN_PATTERN.match(domain.lower()):
         return f"domain_name {domain!r} is not a domain name: try domain_name='example.com'."
     return None
 
@@ -101,7 +134,7 @@ def problems(options):
         check_domain(options["domain_name"]),
         check_timezone(options["timezone"]),
     ]
-    found += [check_choice(option, options[option]) for option in CHOICES]
+    found += [check_choice(option, options[option]) for option in CHOICES if option in options]
     return [message for message in found if message]
 
 

@@ -237,3 +237,43 @@ def test_generates_with_no_input_from_a_copy_of_the_template(tmp_path):
     run([sys.executable, "-m", "cookiecutter", "--no-input", str(copy)], cwd=tmp_path)
 
     assert (tmp_path / "my_site" / "manage.py").exists()
+
+
+def test_the_name_and_description_are_trimmed(bake):
+    project = bake(project_name="  Spacey Site  ", description="  One line.  ")
+
+    assert project.name == "spacey_site"
+    readme = (project / "README.md").read_text()
+    assert readme.startswith("# Spacey Site\n\nOne line.\n")
+    assert 'description = "One line."' in (project / "pyproject.toml").read_text()
+    for path in project_files(project):
+        if path.suffix in TEXT_SUFFIXES:
+            text = path.read_text()
+            assert "  Spacey Site" not in text and "Spacey Site " not in text, path
+            assert "  One line." not in text and "One line. " not in text, path
+
+
+def test_a_domain_in_capitals_is_written_in_lower_case(bake):
+    project = bake(domain_name="Shop.Example.COM")
+
+    production = read_env_file(project / ".env.production")
+    assert production["DJANGO_ALLOWED_HOSTS"] == "shop.example.com"
+    assert production["DJANGO_SITE_URL"] == "https://shop.example.com"
+    settings = (project / "config" / "settings" / "base.py").read_text()
+    assert '"noreply@shop.example.com"' in settings
+    for path in project_files(project):
+        if path.suffix in TEXT_SUFFIXES:
+            assert "Example.COM" not in path.read_text(), path
+
+
+def test_production_settings_give_the_links_in_alerts(bake):
+    """Failure alerts link to the site's admin and to Flower (alerts/messages.py)."""
+    project = bake(domain_name="shop.example.org")
+
+    production = read_env_file(project / ".env.production")
+    assert production["DJANGO_SITE_URL"] == "https://shop.example.org"
+    # compose.production.yaml publishes Flower on the server's loopback interface only.
+    assert production["FLOWER_URL"] == "http://localhost:5555"
+    settings = (project / "config" / "settings" / "base.py").read_text()
+    assert 'env("DJANGO_SITE_URL"' in settings and 'env("FLOWER_URL"' in settings
+    assert '"127.0.0.1:5555:5555"' in (project / "compose.production.yaml").read_text()

@@ -7,7 +7,7 @@ from .base import *  # noqa: F403
 from .base import MIDDLEWARE, env
 
 DEBUG = False
-ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["{{ cookiecutter.domain_name }}"])
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["{{ cookiecutter.domain_name | lower }}"])
 
 # WhiteNoise serves compressed, forever-cached static files straight from the web process.
 # https://whitenoise.readthedocs.io/en/stable/django.html
