@@ -33,6 +33,7 @@ RESERVED_SLUGS = {
     "rewards",
     "scheduling",
     "users",
+    "welcome",
     # installed by requirements/*.txt
     "aiosmtpd",
     "celery",

@@ -5,12 +5,14 @@ often because something is already broken; it must never break the worker furthe
 """
 
 import logging
+from dataclasses import replace
 
 import requests
 from django.conf import settings
 from django.core.mail import mail_admins
 
 from . import throttle
+from .redaction import hide_emails
 
 logger = logging.getLogger(__name__)
 
@@ -18,12 +20,14 @@ WEBHOOK_TIMEOUT = 5
 
 
 def email_admins(alert):
-    mail_admins(alert.title, alert.body)
+    mail_admins(alert.title, alert.text())
 
 
 def post_to_webhook(alert):
-    """POST the alert as Slack-compatible JSON: {"text": ...}."""
-    text = f"*{alert.title}*\n```{alert.body[:3000]}```"
+    """POST the alert as Slack-compatible JSON: {"text": ...}. The webhook belongs to a
+    third party: no task arguments unless ALERTS_WEBHOOK_ARGUMENTS, no e-mail addresses."""
+    body = alert.text(with_arguments=settings.ALERTS_WEBHOOK_ARGUMENTS)
+    text = hide_emails(f"*{alert.title}*\n```{body[:3000]}```")
     response = requests.post(
         settings.ALERTS_WEBHOOK_URL, json={"text": text}, timeout=WEBHOOK_TIMEOUT
     )
@@ -38,16 +42,19 @@ def channels():
 
 
 def notify(alert):
-    """Send the alert on every channel, unless one like it went out in this window."""
+    """Send the alert on every channel, unless one like it went out in this window.
+    Secrets are hidden in every field first, whoever built the alert."""
+    alert = alert.redacted()
     send, suppressed = throttle.admit(alert.kind, settings.ALERTS_WINDOW_SECONDS)
     if not send:
         logger.info("Alert held back (one like it was sent recently): %s", alert.title)
         return False
     if suppressed:
-        alert.body += (
+        held_back = (
             f"\n\n{suppressed} more alert(s) like this one were held back in the previous "
             f"{settings.ALERTS_WINDOW_SECONDS} s."
         )
+        alert = replace(alert, body=alert.body + held_back)
     for channel in channels():
         try:
             channel(alert)

@@ -1,22 +1,55 @@
-"""Hide secrets in task arguments before they leave the worker in an alert.
+"""Hide secrets and personal data in what an alert carries out of the project.
 
-The rule: in any dict, at any depth, the value of a key whose name contains one of
-SECRET_WORDS (case-insensitive) becomes "[redacted]"; and in any string, the password
-of a URL (scheme://user:password@host) becomes "[redacted]". Positional arguments
-carry no names, so pass secrets as keyword arguments, or better, not at all: pass an
-id and let the task look the secret up.
+`redact()` walks task arguments: a dict value whose key names a secret (SECRET_WORDS,
+case-insensitive, at any depth) is replaced, and every string goes through
+`redact_text()`. That hides URL credentials, secret query or form parameters and
+Authorization values in any text: exception messages, tracebacks, errors. Positional
+arguments carry no names, so pass secrets by keyword, or better, pass an id.
 """
 
 import re
 
-SECRET_WORDS = ("password", "passwd", "secret", "token", "key", "authorization", "cookie", "card")
+SECRET_WORDS = (
+    "password",
+    "passwd",
+    "secret",
+    "token",
+    "key",
+    "auth",
+    "credential",
+    "session",
+    "cookie",
+    "jwt",
+    "signature",
+    "card",
+)
 REDACTED = "[redacted]"
-URL_PASSWORD = re.compile(r"(?P<prefix>[a-z][a-z0-9+.-]*://[^:/@\s]+:)[^@\s]+(?=@)", re.I)
+_SECRET = "|".join(SECRET_WORDS)
+TEXT_PATTERNS = [
+    # scheme://user:password@host and scheme://:password@host
+    re.compile(r"(?P<keep>[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s]+(?=@)", re.I),
+    # ?api_key=..., &access_token=..., password=... in a query string or form body
+    re.compile(rf"(?P<keep>\b[\w.-]*(?:{_SECRET})[\w.-]*=)[^&\s'\"]+", re.I),
+    # Authorization: Bearer ..., Basic ..., Token ...
+    re.compile(r"(?P<keep>\b(?:bearer|basic|token)\s+)[A-Za-z0-9._~+/=-]{8,}", re.I),
+]
+EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 
 
 def is_secret_name(name):
     lowered = str(name).lower()
     return any(word in lowered for word in SECRET_WORDS)
+
+
+def redact_text(text):
+    for pattern in TEXT_PATTERNS:
+        text = pattern.sub(rf"\g<keep>{REDACTED}", text)
+    return text
+
+
+def hide_emails(text):
+    """For channels outside the project: e-mail addresses are personal data."""
+    return EMAIL.sub("[e-mail]", text)
 
 
 def redact(value):
@@ -27,5 +60,5 @@ def redact(value):
     if isinstance(value, list | tuple):
         return [redact(item) for item in value]
     if isinstance(value, str):
-        return URL_PASSWORD.sub(rf"\g<prefix>{REDACTED}", value)
+        return redact_text(value)
     return value

@@ -11,8 +11,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from alerts import channels
-from alerts.messages import Alert
-from alerts.redaction import redact
+from alerts.messages import Alert, argument_lines
 
 logger = logging.getLogger(__name__)
 
@@ -22,8 +21,6 @@ def intent_dead(intent):
         f"Task:      {intent.task_name}",
         f"Intent:    {intent.id} (the task id it would have run with)",
         f"Queue:     {intent.queue}",
-        f"Arguments: {redact(list(intent.args))!r}",
-        f"Keywords:  {redact(dict(intent.kwargs))!r}",
         f"Written:   {timezone.localtime(intent.created_at):%Y-%m-%d %H:%M:%S %Z}",
         f"Attempts:  {intent.attempts}",
         f"Error:     {intent.last_error}",
@@ -36,6 +33,7 @@ def intent_dead(intent):
         kind=f"outbox-dead:{intent.task_name}",
         title=f"Outbox intent for {intent.task_name} is dead",
         body="\n".join(lines),
+        arguments=argument_lines(intent.args, intent.kwargs),
     )
     try:
         channels.notify(alert)

@@ -9,7 +9,7 @@ from django.core.cache import cache
 
 from alerts import channels, queue_depth, throttle
 from alerts.messages import Alert
-from alerts.redaction import REDACTED, redact
+from alerts.redaction import REDACTED, redact, redact_text
 from background.testing import wait_until
 from config.celery_app import app
 
@@ -41,6 +41,56 @@ def test_secrets_are_redacted_by_name_and_in_urls():
         "card_token": REDACTED,
         "nested": {"api_key": REDACTED, "note": f"see amqp://app:{REDACTED}@rabbitmq:5672//"},
     }
+
+
+@shared_task
+def call_partner_api(customer_email, session_id):
+    raise ConnectionError(
+        "https://api.partner.example/v1/orders?api_key=sk_live_51Hxyz&page=2 refused "
+        f"(Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.e30.abc, {customer_email})"
+    )
+
+
+@pytest.mark.parametrize(
+    "text, secret",
+    [
+        ("redis://:hunter2@cache:6379/0", "hunter2"),
+        ("amqp://app:hunter2@rabbitmq:5672/", "hunter2"),
+        ("GET /callback?token=abc123&next=/", "abc123"),
+        ("https://partner.example/api?api_key=sk_live_1&x=1", "sk_live_1"),
+        ("form: username=bob&password=hunter2", "hunter2"),
+        ("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.e30.abc", "eyJhbGciOiJIUzI1NiJ9"),
+        ("Authorization: Basic Ym9iOmh1bnRlcjI=", "Ym9iOmh1bnRlcjI="),
+    ],
+)
+def test_each_form_of_secret_is_hidden_in_text(text, secret):
+    assert secret not in redact_text(text)
+    assert REDACTED in redact_text(text)
+
+
+def test_secret_keys_by_any_of_their_names_are_hidden():
+    arguments = {"auth": "a", "credentials": "c", "session_id": "s", "jwt": "j", "user": "bob"}
+
+    assert redact(arguments) == {**{key: REDACTED for key in arguments}, "user": "bob"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_no_secret_reaches_any_field_and_the_webhook_gets_no_personal_data(
+    celery_worker, smtp_inbox, webhook
+):
+    call_partner_api.delay("alice@example.com", session_id="sess-42")
+
+    wait_until(lambda: smtp_inbox.messages and webhook.posts)
+    [mail] = smtp_inbox.messages
+    sent = [mail["Subject"], mail.get_payload(), webhook.posts[0]["text"]]
+    for text in sent:
+        for secret in ("sk_live_51Hxyz", "eyJhbGciOiJIUzI1NiJ9", "sess-42"):
+            assert secret not in text
+    # The admins see the arguments (redacted); the third-party webhook sees none of them.
+    assert "alice@example.com" in mail.get_payload()
+    assert "alice@example.com" not in webhook.posts[0]["text"]
+    assert "Arguments:" not in webhook.posts[0]["text"]
+    assert "call_partner_api failed: ConnectionError" in webhook.posts[0]["text"]
 
 
 def test_a_storm_gives_one_alert_and_the_next_one_counts_the_rest():

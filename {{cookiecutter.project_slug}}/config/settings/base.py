@@ -151,6 +151,8 @@ LOGGING = {
 SITE_URL = env("DJANGO_SITE_URL", default="http://localhost:8000")
 FLOWER_URL = env("FLOWER_URL", default="http://localhost:5555")
 ALERTS_WEBHOOK_URL = env("ALERTS_WEBHOOK_URL", default="")
+# Task arguments often name people; the webhook's chat service gets them only if set.
+ALERTS_WEBHOOK_ARGUMENTS = env.bool("ALERTS_WEBHOOK_ARGUMENTS", default=False)
 ALERTS_WINDOW_SECONDS = env.int("ALERTS_WINDOW_SECONDS", default=15 * 60)
 # A queue holding more than this many messages for this long raises an alert.
 QUEUE_DEPTH_ALERT_THRESHOLD = env.int("QUEUE_DEPTH_ALERT_THRESHOLD", default=1000)
