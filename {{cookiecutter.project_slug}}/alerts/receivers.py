@@ -1,20 +1,23 @@
-"""Alert the team when a task fails for good (not on each retry)."""
+"""Alert the team when a task fails for good (not on each retry).
+
+Celery sends `task_failure` once a task will not run again: not for a retry, nor for
+a task that raised Ignore or put its message back in the queue.
+https://docs.celeryq.dev/en/stable/userguide/signals.html#task-failure
+"""
 
 import logging
 
-from django.dispatch import receiver
-
-from background.signals import task_failed_for_good
+from celery.signals import task_failure
 
 from . import channels, messages
 
 logger = logging.getLogger(__name__)
 
 
-@receiver(task_failed_for_good)
-def alert_on_final_failure(sender, task, task_id, args, kwargs, exc, einfo, **extra):
+@task_failure.connect
+def alert_on_final_failure(sender, task_id, exception, args, kwargs, einfo, **extra):
     try:
-        channels.notify(messages.task_failure(task, task_id, args, kwargs, exc, einfo))
+        channels.notify(messages.task_failure(sender, task_id, args, kwargs, exception, einfo))
     except Exception:
         # Even a broken alert path (the cache is down, a bug here) must not turn one
         # failed task into a crashed worker.

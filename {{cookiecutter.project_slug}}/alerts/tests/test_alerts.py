@@ -10,6 +10,7 @@ from django.core.cache import cache
 from alerts import channels, queue_depth, throttle
 from alerts.messages import Alert
 from alerts.redaction import REDACTED, redact
+from background.base import BaseTask
 from background.testing import wait_until
 from config.celery_app import app
 
@@ -27,6 +28,16 @@ def flaky_once(self, key):
     if tries[key] == 1:
         raise ConnectionError("a blip")
     return tries[key]
+
+
+class OwnFailureHook(BaseTask):
+    def on_failure(self, exc, task_id, args, kwargs, einfo):
+        """A task class's own hook that does not call super()."""
+
+
+@shared_task(base=OwnFailureHook)
+def refund(order_id):
+    raise ValueError(f"no payment for order {order_id}")
 
 
 def test_secrets_are_redacted_by_name_and_in_urls():
@@ -70,6 +81,15 @@ def test_a_final_failure_emails_the_admins_once_with_what_they_need(
     assert f"/task/{result.id}" in body
     assert "Traceback" in body
     assert "charge_card failed" in webhook.posts[0]["text"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_task_with_its_own_failure_hook_is_still_reported(celery_worker, smtp_inbox):
+    refund.delay(8)
+
+    wait_until(lambda: smtp_inbox.messages)
+    [mail] = smtp_inbox.messages
+    assert "refund failed: ValueError" in mail["Subject"]
 
 
 @pytest.mark.django_db(transaction=True)
