@@ -5,6 +5,8 @@ import time
 
 import pytest
 from celery import shared_task
+from celery.exceptions import TimeLimitExceeded
+from celery.signals import task_failure
 from django.core.cache import cache
 
 from alerts import channels, queue_depth, throttle
@@ -90,6 +92,23 @@ def test_a_task_with_its_own_failure_hook_is_still_reported(celery_worker, smtp_
     wait_until(lambda: smtp_inbox.messages)
     [mail] = smtp_inbox.messages
     assert "refund failed: ValueError" in mail["Subject"]
+
+
+def test_a_failure_signalled_twice_is_alerted_once(smtp_inbox):
+    # Celery 5.7 sends task_failure twice for a task killed by its hard time limit.
+    for _ in range(2):
+        task_failure.send(
+            sender=charge_card,
+            task_id="killed-once",
+            exception=TimeLimitExceeded(360),
+            args=[],
+            kwargs={},
+            traceback=None,
+            einfo=None,
+        )
+
+    assert len(smtp_inbox.messages) == 1
+    assert not cache.get(f"alerts:suppressed:task:{charge_card.name}:TimeLimitExceeded")
 
 
 @pytest.mark.django_db(transaction=True)
