@@ -5,4 +5,4 @@ class AlertsConfig(AppConfig):
     name = "alerts"
 
     def ready(self):
-        from . import receivers  # noqa: F401  (connects to task_failed_for_good)
+        from . import receivers  # noqa: F401  (connects to Celery's task_failure)

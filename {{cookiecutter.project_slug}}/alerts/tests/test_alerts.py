@@ -5,11 +5,14 @@ import time
 
 import pytest
 from celery import shared_task
+from celery.exceptions import TimeLimitExceeded
+from celery.signals import task_failure
 from django.core.cache import cache
 
 from alerts import channels, queue_depth, throttle
 from alerts.messages import Alert
 from alerts.redaction import REDACTED, redact, redact_text
+from background.base import BaseTask
 from background.testing import wait_until
 from config.celery_app import app
 
@@ -27,6 +30,16 @@ def flaky_once(self, key):
     if tries[key] == 1:
         raise ConnectionError("a blip")
     return tries[key]
+
+
+class OwnFailureHook(BaseTask):
+    def on_failure(self, exc, task_id, args, kwargs, einfo):
+        """A task class's own hook that does not call super()."""
+
+
+@shared_task(base=OwnFailureHook)
+def refund(order_id):
+    raise ValueError(f"no payment for order {order_id}")
 
 
 def test_secrets_are_redacted_by_name_and_in_urls():
@@ -120,6 +133,32 @@ def test_a_final_failure_emails_the_admins_once_with_what_they_need(
     assert f"/task/{result.id}" in body
     assert "Traceback" in body
     assert "charge_card failed" in webhook.posts[0]["text"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_task_with_its_own_failure_hook_is_still_reported(celery_worker, smtp_inbox):
+    refund.delay(8)
+
+    wait_until(lambda: smtp_inbox.messages)
+    [mail] = smtp_inbox.messages
+    assert "refund failed: ValueError" in mail["Subject"]
+
+
+def test_a_failure_signalled_twice_is_alerted_once(smtp_inbox):
+    # Celery 5.7 sends task_failure twice for a task killed by its hard time limit.
+    for _ in range(2):
+        task_failure.send(
+            sender=charge_card,
+            task_id="killed-once",
+            exception=TimeLimitExceeded(360),
+            args=[],
+            kwargs={},
+            traceback=None,
+            einfo=None,
+        )
+
+    assert len(smtp_inbox.messages) == 1
+    assert not cache.get(f"alerts:suppressed:task:{charge_card.name}:TimeLimitExceeded")
 
 
 @pytest.mark.django_db(transaction=True)

@@ -288,6 +288,10 @@ CELERY_TASK_TIME_LIMIT = 6 * 60
 # https://docs.celeryq.dev/en/stable/userguide/tasks.html#ignore-results-you-don-t-want
 CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND")
 CELERY_TASK_IGNORE_RESULT = True
+# But store every failure (and each retry's state): the admin can re-send a failed task
+# and failure alerts link to it. A task that retried, then succeeded, keeps RETRY.
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html#task-store-errors-even-if-ignored
+CELERY_TASK_STORE_ERRORS_EVEN_IF_IGNORED = True
 # Store the task name, arguments and worker with each result (shown in the admin).
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#result-extended
 CELERY_RESULT_EXTENDED = True

@@ -4,13 +4,18 @@ import json
 from unittest import mock
 
 import pytest
+from celery import shared_task
 from django.test import override_settings
 from django_celery_results.models import TaskResult
 
-from reports.tasks import summarise_signups
 from scheduling.results import recorded_arguments
 
 LIST = "/admin/django_celery_results/taskresult/"
+
+
+@shared_task
+def summarise_signups(days):
+    """Stands for any task whose failures are stored."""
 
 
 @pytest.fixture(autouse=True)
