@@ -12,17 +12,15 @@ import requests
 from celery import chain, chord, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 
-from background.base import DATABASE_ERRORS
-
 from . import services
 from .models import Supplier
 
 logger = logging.getLogger(__name__)
 
-# Errors after which the same request may succeed later. Everything else (BadFeed, a
-# bug) fails at once: retrying a 404 five times only delays the bad news.
+# Errors after which the same request may succeed later (the base task adds database
+# errors). Everything else (BadFeed, a bug) fails at once: retrying a 404 five times
+# only delays the bad news.
 TRANSIENT_ERRORS = (
-    *DATABASE_ERRORS,
     requests.ConnectionError,
     requests.Timeout,
     services.FeedUnavailable,

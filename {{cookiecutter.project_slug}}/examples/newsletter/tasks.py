@@ -11,14 +11,11 @@ from celery import group, shared_task
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 
-from background.base import DATABASE_ERRORS
-
 from . import services
 
-# Failures that may pass: the database is unreachable, the SMTP connection dropped, or
-# the server said "try later". A refused recipient (5xx) is permanent, not retried.
+# Failures that may pass (the base task adds database errors): the SMTP connection
+# dropped, or the server said "try later". A refused recipient (5xx) is permanent.
 TRANSIENT_MAIL_ERRORS = (
-    *DATABASE_ERRORS,
     smtplib.SMTPServerDisconnected,
     smtplib.SMTPConnectError,
     ConnectionError,
