@@ -16,7 +16,9 @@ import requests
 
 from tests import services
 from tests.processes import ProjectProcess, elapsed_since, stop_all, wait_until_http_ok
+from tests.site_users import PASSWORD, create_user_code, sign_in
 
+READER = "reader"  # signed in to ask for reports
 COMBINATIONS = [
     {"broker": broker, "result_backend": backend}
     for broker in ("rabbitmq", "redis")
@@ -37,15 +39,19 @@ class RunningProject:
         return next(p for p in self.processes if p.script == script)
 
     def manage(self, *args):
-        return subprocess.run(
-            ["python", "manage.py", *args],
-            cwd=self.project,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=120,
-        ).stdout
+        return manage(self.project, self.env, *args)
+
+
+def manage(project, env, *args):
+    return subprocess.run(
+        ["python", "manage.py", *args],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout
 
 
 @pytest.fixture(
@@ -71,6 +77,8 @@ def running(request, bake, project_env, tmp_path_factory, run_summary):
     started = time.monotonic()
     migrate = ProjectProcess(project, "django/migrate", env, log_dir).start()
     assert migrate.process.wait(120) == 0, migrate.log_text()
+    # The reports read every user's data: they need a user with users.view_user.
+    manage(project, env, "shell", "-c", create_user_code(READER, "users.view_user"))
     processes = [
         ProjectProcess(project, script, env, log_dir).start()
         for script in (
@@ -92,7 +100,7 @@ def running(request, bake, project_env, tmp_path_factory, run_summary):
         running.process("celery/worker/start").wait_for_log("e2e@", timeout=60)
         running.process("celery/worker/start").wait_for_log(" ready.", timeout=60)
         running.process("celery/beat/start").wait_for_log("beat: Starting...", timeout=60)
-        wait_until_http_ok(running.web_url + "/examples/reports/")
+        wait_until_http_ok(running.web_url + "/accounts/login/")
         wait_until_http_ok(running.flower_url + "/healthcheck")
         label = f"{options['broker']}, {options['result_backend']}"
         up = elapsed_since(started)
@@ -106,7 +114,7 @@ def running(request, bake, project_env, tmp_path_factory, run_summary):
 
 
 def request_report(running, days=7):
-    browser = requests.Session()
+    browser = sign_in(running.web_url, READER)
     form = browser.get(running.web_url + "/examples/reports/")
     assert form.status_code == 200
     started = time.monotonic()
@@ -218,7 +226,8 @@ def test_beat_sends_a_schedule_from_the_database(running):
         "-c",
         "from django_celery_beat.models import IntervalSchedule, PeriodicTask; "
         "every = IntervalSchedule.objects.create(every=1, period=IntervalSchedule.SECONDS); "
-        "PeriodicTask.objects.create(name='e2e report', task='examples.reports.tasks.summarise_signups', "
+        "PeriodicTask.objects.create(name='e2e report', "
+        "task='examples.reports.tasks.summarise_signups', "
         "interval=every, args='[1]')",
     )
 
@@ -272,6 +281,11 @@ def test_the_export_page_shows_progress_then_the_download_without_a_reload(runni
     page = browser.new_page()
     try:
         page.goto(running.web_url + "/examples/reports/")
+        page.wait_for_url("**/accounts/login/**")  # the sign-in page, back to the form after
+        page.get_by_label("Username").fill(READER)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url("**/examples/reports/")
         page.get_by_role("button", name="Export as CSV").click()
         page.wait_for_url("**/exports/*/")
         progress_url = page.url

@@ -63,7 +63,8 @@ def broker_server(project, request):
 def create_purchases(project, buyer, count):
     """Create `count` purchases of 1 for a new user; return their ids."""
     output = project.shell(
-        "from django.contrib.auth import get_user_model; from examples.rewards.models import Purchase; "
+        "from django.contrib.auth import get_user_model; "
+        "from examples.rewards.models import Purchase; "
         f"buyer = get_user_model().objects.create_user('{buyer}'); "
         f"purchases = Purchase.objects.bulk_create([Purchase(user=buyer, amount=1) "
         f"for _ in range({count})]); "
@@ -513,7 +514,8 @@ def test_bad_messages_are_refused_and_the_worker_keeps_serving(
         "print('refused at the caller:', refused)\n"
         "with app.connection_for_write() as connection:\n"
         "    producer = connection.Producer(exchange=Exchange('default', type='topic'))\n"
-        "    headers = {'task': 'examples.rewards.tasks.award_points', 'id': 'bad-json', 'lang': 'py'}\n"
+        "    headers = {'task': 'examples.rewards.tasks.award_points',\n"
+        "               'id': 'bad-json', 'lang': 'py'}\n"
         "    producer.publish(b'{not json', routing_key='default', headers=headers,\n"
         "                     content_type='application/json', content_encoding='utf-8')\n"
         "    producer.publish(pickle.dumps(((Exploit(),), {}, {})), routing_key='default',\n"
@@ -522,7 +524,8 @@ def test_bad_messages_are_refused_and_the_worker_keeps_serving(
         "                     content_encoding='binary')\n"
         "app.send_task('no.such.task', queue='default')\n"
         "app.send_task('examples.rewards.tasks.award_points', args=[1, 2, 3], queue='default')\n"
-        "app.send_task('examples.rewards.tasks.award_points', args=['not an id'], queue='default')\n"
+        "app.send_task('examples.rewards.tasks.award_points', args=['not an id'],\n"
+        "              queue='default')\n"
     )
     assert "refused at the caller: ['TypeError', 'PayloadTooLarge']" in output
     worker = project.workers["default"]

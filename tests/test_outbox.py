@@ -26,8 +26,11 @@ from kombu.exceptions import ChannelError
 from tests import services
 from tests.processes import ProjectProcess, stop_all, wait_until_http_ok
 from tests.projects import Project
+from tests.site_users import PASSWORD, create_user_code, sign_in
 
-PASSWORD = "a-long-test-password-7"
+# Orders need a signed-in user; confirmations go to their address.
+BUYER = "buyer"
+FIND_BUYER = "buyer = get_user_model().objects.get(username='buyer')\n"
 CONFIRMATION = re.compile(r"^Order (\d+) confirmed$")
 DUPLICATE = "already processed: this delivery does nothing"
 
@@ -99,8 +102,10 @@ class OutboxProject(Project):
     def place_orders(self, count):
         """Place `count` orders as the view does, one transaction each; return their ids."""
         output = self.shell(
-            "from examples.orders.services import place_order; "
-            f"print(*[place_order('buyer@example.com', 'Teapot', 1).pk for _ in range({count})])"
+            "from django.contrib.auth import get_user_model\n"
+            "from examples.orders.services import place_order\n"
+            f"{FIND_BUYER}"
+            f"print(*[place_order(buyer, 'Teapot', 1).pk for _ in range({count})])"
         )
         return [int(pk) for pk in output.split()]
 
@@ -164,10 +169,11 @@ def project(request, bake, project_env, postgres, tmp_path_factory):
     project = OutboxProject(broker, path, env, log_dir, postgres, inbox)
     migrate = ProjectProcess(path, "django/migrate", env, log_dir).start()
     assert migrate.process.wait(120) == 0, migrate.log_text()
+    project.shell(create_user_code(BUYER))
     project.web = project.start("django/start", "web")
     try:
         project.start_worker()
-        wait_until_http_ok(project.web_url + "/examples/orders/")
+        wait_until_http_ok(project.web_url + "/accounts/login/")
         yield project
     finally:
         project.stop_relays()
@@ -179,19 +185,18 @@ def test_orders_placed_while_the_broker_is_down_are_all_confirmed_once_it_is_bac
     broker = request.getfixturevalue("rabbitmq" if project.broker == "rabbitmq" else "redis_server")
     project.ensure_worker()
     relay = project.start_relay()
-    token = requests.get(project.web_url + "/examples/orders/", timeout=30).cookies["csrftoken"]
+    cookies = sign_in(project.web_url, BUYER).cookies.get_dict()
     before = project.count("SELECT coalesce(max(id), 0) FROM orders_order")
 
     def place_an_order(number):
         return requests.post(
             project.web_url + "/examples/orders/",
             data={
-                "email": f"buyer{number}@example.com",
-                "item": "Teapot",
+                "item": f"Teapot {number}",
                 "quantity": 1,
-                "csrfmiddlewaretoken": token,
+                "csrfmiddlewaretoken": cookies["csrftoken"],
             },
-            cookies={"csrftoken": token},
+            cookies=cookies,
             allow_redirects=False,
             timeout=30,
         ).status_code
@@ -226,11 +231,13 @@ def test_a_rolled_back_order_leaves_no_intent_and_sends_nothing(project):
     mails_before = len(project.inbox.subjects)
 
     project.shell(
+        "from django.contrib.auth import get_user_model\n"
         "from django.db import transaction\n"
         "from examples.orders.services import place_order\n"
+        f"{FIND_BUYER}"
         "try:\n"
         "    with transaction.atomic():\n"
-        "        place_order('buyer@example.com', 'Teapot', 1)\n"
+        "        place_order(buyer, 'Teapot', 1)\n"
         "        raise RuntimeError('the payment was declined')\n"
         "except RuntimeError:\n"
         "    print('rolled back')\n"
@@ -256,7 +263,8 @@ def test_an_intent_whose_queue_is_gone_dies_with_one_alert_and_shows_in_the_admi
         f"get_user_model().objects.create_superuser('admin', 'admin@example.com', {PASSWORD!r})\n"
         "with transaction.atomic():\n"
         "    intent = Intent.objects.create(\n"
-        "        task_name='examples.orders.tasks.send_order_confirmation', args=[1], queue='retired'\n"
+        "        task_name='examples.orders.tasks.send_order_confirmation',\n"
+        "        args=[1], queue='retired',\n"
         "    )\n"
         "    wake_the_relay()\n"
         "print(intent.id)"
@@ -306,11 +314,13 @@ def test_two_relays_publish_each_of_1000_intents_exactly_once(project):
 
     # One transaction, so one notification: both relays wake at once to 1000 intents.
     project.shell(
+        "from django.contrib.auth import get_user_model\n"
         "from django.db import transaction\n"
         "from examples.orders.services import place_order\n"
+        f"{FIND_BUYER}"
         "with transaction.atomic():\n"
         f"    for _ in range({total}):\n"
-        "        place_order('buyer@example.com', 'Teapot', 1)\n"
+        "        place_order(buyer, 'Teapot', 1)\n"
     )
     services.wait_for(lambda: project.intents("pending") == 0, 60, message="intents left")
 

@@ -134,7 +134,8 @@ def trickling_server():
 
 def test_the_soft_time_limit_stops_a_feed_that_never_ends(project, trickling_server, run_summary):
     run_id = project.shell(
-        "from examples.catalog import tasks; from examples.catalog.models import ImportRun, Supplier; "
+        "from examples.catalog import tasks; "
+        "from examples.catalog.models import ImportRun, Supplier; "
         f"supplier = Supplier.objects.create(name='Slow', feed_url='{trickling_server}'); "
         "run = ImportRun.objects.create(supplier=supplier); "
         "workflow = tasks.import_workflow(supplier.id, run.id); "

@@ -6,7 +6,7 @@ published again. Like every duplicate, it carries the same task id (the intent's
 
     @shared_task(acks_late=True)
     @once_per_intent
-    def send_order_confirmation(order_id): ...
+    def send_invoice(invoice_id): ...
 
 The wrapped function runs inside a transaction that first records the task id as a
 ProcessedIntent. A second delivery finds it recorded and returns None without running

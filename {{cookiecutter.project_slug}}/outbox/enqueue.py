@@ -2,14 +2,13 @@
 back in, from the admin).
 
     with transaction.atomic():
-        order = Order.objects.create(...)
-        enqueue(send_order_confirmation, order.id)
+        invoice = Invoice.objects.create(...)
+        enqueue(send_invoice, invoice.id)
 
-delay_on_commit() publishes after the commit, so a broker that cannot be reached at that
-moment loses the task while the order stays saved. enqueue() writes the task as a row
-of the same transaction instead: it commits with the order or not at all, and the relay
-(outbox/relay.py) publishes it once the broker answers. docs/outbox.md says when to use
-delay(), delay_on_commit() or enqueue().
+The task is a row of the same transaction: it commits with the invoice or not at all,
+and the relay (outbox/relay.py) publishes it once the broker answers. delay_on_commit()
+would lose it if the broker were unreachable just after the commit. docs/outbox.md says
+when to use delay(), delay_on_commit() or enqueue().
 """
 
 from celery import current_app

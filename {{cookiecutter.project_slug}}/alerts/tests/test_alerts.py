@@ -59,7 +59,7 @@ def test_secrets_are_redacted_by_name_and_in_urls():
 @shared_task
 def call_partner_api(customer_email, session_id):
     raise ConnectionError(
-        "https://api.partner.example/v1/orders?api_key=sk_live_51Hxyz&page=2 refused "
+        "https://api.partner.example/v1/invoices?api_key=sk_live_51Hxyz&page=2 refused "
         f"(Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.e30.abc, {customer_email})"
     )
 

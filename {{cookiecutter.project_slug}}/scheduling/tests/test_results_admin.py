@@ -14,7 +14,7 @@ LIST = "/admin/django_celery_results/taskresult/"
 
 
 @shared_task
-def summarise_signups(days):
+def count_visits(days):
     """Stands for any task whose failures are stored."""
 
 
@@ -29,7 +29,7 @@ def stored(status="FAILURE", args="(7,)", kwargs="{}", **fields):
     """A result as django-celery-results stores it: args and kwargs as JSON-encoded reprs."""
     return TaskResult.objects.create(
         task_id=f"id-{TaskResult.objects.count()}",
-        task_name=fields.pop("task_name", summarise_signups.name),
+        task_name=fields.pop("task_name", count_visits.name),
         status=status,
         task_args=json.dumps(args) if args is not None else None,
         task_kwargs=json.dumps(kwargs) if kwargs is not None else None,
@@ -65,7 +65,7 @@ def test_re_sending_sends_each_failed_task_again_with_its_arguments(admin_client
     failed = stored(args="(7,)", kwargs="{}", periodic_task_name="Weekly report")
     succeeded = stored(status="SUCCESS")
 
-    with mock.patch.object(summarise_signups, "apply_async") as apply_async:
+    with mock.patch.object(count_visits, "apply_async") as apply_async:
         apply_async.return_value.id = "new-id"
         response = admin_client.post(
             LIST,
@@ -77,7 +77,7 @@ def test_re_sending_sends_each_failed_task_again_with_its_arguments(admin_client
         args=[7], kwargs={}, headers={"periodic_task_name": "Weekly report"}
     )
     messages = [str(message) for message in response.context["messages"]]
-    assert f"Re-sent 1 failed task(s) as new tasks: {summarise_signups.name} [new-id]." in messages
+    assert f"Re-sent 1 failed task(s) as new tasks: {count_visits.name} [new-id]." in messages
     assert "Skipped 1 task(s) that had not failed." in messages
 
 
@@ -85,7 +85,7 @@ def test_re_sending_sends_each_failed_task_again_with_its_arguments(admin_client
 def test_a_failed_task_whose_arguments_were_not_kept_is_not_re_sent(admin_client):
     failed = stored(args="('xxxxxxxx...")
 
-    with mock.patch.object(summarise_signups, "apply_async") as apply_async:
+    with mock.patch.object(count_visits, "apply_async") as apply_async:
         response = admin_client.post(
             LIST, {"action": "resend_failed", "_selected_action": [failed.pk]}, follow=True
         )
