@@ -147,6 +147,7 @@ def test_migrate_installs_the_shipped_schedules_and_syncing_again_changes_nothin
         "Clear expired sessions",
         "Delete old outbox intents",
         "Check the setup once",
+        "Delete old exports",
     )
     for name in shipped:
         assert re.search(rf"created\s+{re.escape(name)}$", running.migrate_log, re.M)

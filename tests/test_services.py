@@ -107,6 +107,10 @@ def test_rabbitmq_keeps_persistent_messages_across_a_kill(tmp_path_factory):
         assert "celery tests" in server.ctl("list_vhosts", "--silent").splitlines()
         vhost = quote("celery tests", safe="")
         server.api("PUT", f"queues/{vhost}/jobs", {"durable": True})
+        # RabbitMQ 3.10 writes a queue's definition to disk lazily: a kill just after the
+        # declaration can lose the queue itself. A clean restart stores it for sure, so
+        # what follows tests the message alone.
+        server.restart()
         # The management API publishes with publisher confirms: once it answers, the persistent
         # message is on disk.
         published = server.api(

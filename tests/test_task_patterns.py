@@ -50,9 +50,11 @@ def test_tasks_run_on_the_worker_of_the_queue_they_are_routed_to(project):
     project.shell(
         "from django.contrib.auth import get_user_model; "
         "from examples.newsletter.tasks import send_welcome_email; "
+        "from examples.reports.models import Export; "
         "from examples.reports.tasks import build_signup_export, summarise_signups; "
         "user = get_user_model().objects.create_user('routed', 'routed@example.com'); "
-        "send_welcome_email.delay(user.id); build_signup_export.delay(); "
+        "export = Export.objects.create(user=user); "
+        "send_welcome_email.delay(user.id); build_signup_export.delay(str(export.id)); "
         "summarise_signups.delay(7)"
     )
 
