@@ -180,7 +180,7 @@ def in_flight_loss_allowed(project):
     then records it as unacknowledged, in a second command. A message on its way between
     the two is in no list on the server: if the worker is killed, or Redis goes down, at
     that instant, it is gone. Each worker has at most one BRPOP outstanding.
-    docs/patterns/queues-and-routing.md says so, and why RabbitMQ is the default broker.
+    docs/patterns/redis-broker.md says so, and why RabbitMQ is the default broker.
     """
     return 1 if project.broker == "redis" else 0
 

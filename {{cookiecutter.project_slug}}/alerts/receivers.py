@@ -18,8 +18,8 @@ logger = logging.getLogger(__name__)
 @task_failure.connect
 def alert_on_final_failure(sender, task_id, exception, args, kwargs, einfo, **extra):
     try:
-        # Celery 5.7 sends it twice for a task killed by its hard time limit (from the
-        # pool's failure callback and from the timeout handler): alert once per task.
+        # Celery 5.7 sends it twice for a task killed by its hard time limit: from the
+        # pool's failure callback, and from the timeout handler since celery/celery#10226.
         if not cache.add(f"alerts:failed:{task_id}", True, timeout=24 * 60 * 60):
             return
         channels.notify(messages.task_failure(sender, task_id, args, kwargs, exception, einfo))

@@ -1,10 +1,9 @@
 """One alert per kind of failure per window, counted across every worker.
 
-The first alert of a kind (say: one task raising ConnectionError) in a
-window goes out; the others in the same window are only counted, and the next alert of
-that kind after the window says how many were held back. The counts live in Django's
-cache (Redis), shared by all worker processes and machines; per-process memory would
-let each of forty processes send its own copy of the storm.
+The first alert of a kind (say: one task raising ConnectionError) in a window goes out;
+the others are only counted, and the next alert of that kind after the window says how
+many were held back. The counts live in Django's cache (Redis), so every worker process
+on every machine shares them.
 """
 
 from django.core.cache import cache

@@ -1,11 +1,8 @@
-"""A worker consumer that dead-letters messages it cannot decode, instead of dropping them.
+"""A worker consumer that rejects messages it cannot decode, so RabbitMQ dead-letters them.
 
-Celery acknowledges a message whose body it cannot decode (invalid JSON, raw bytes)
-and logs it: the message is gone. (A refused content type such as pickle is rejected
-by Celery itself.) Rejecting it instead lets
-RabbitMQ move it to the dead-letter queue, where a person can see what was sent.
-(Redis cannot dead-letter: there the rejected message is dropped, as before, and the
-log line is what remains.) Installed by CELERY_WORKER_CONSUMER in the settings.
+Celery acknowledges an undecodable body (broken JSON, raw bytes), and the message is
+gone; rejected, it reaches the dead-letter queue for a person to inspect. On Redis a
+rejected message is dropped, as before. Installed by CELERY_WORKER_CONSUMER.
 https://docs.celeryq.dev/en/stable/userguide/configuration.html#worker-consumer
 """
 

@@ -1,11 +1,10 @@
 """Declare the task queues and the dead-letter queue at the broker.
 
-RabbitMQ drops a dead-lettered message, without any error, when no queue is bound to
-receive it. Workers never consume the dead-letter queue (a person inspects it in the
-RabbitMQ management UI), so no worker would declare it by consuming it: this does,
-from `manage.py declare_queues` (run by the migrate start script) and again whenever a
-worker starts. Declaring every task queue before the workers start also lets each
-worker set up Celery's delayed delivery for queues it does not consume itself.
+RabbitMQ drops a dead-lettered message when no queue receives it, and no worker consumes
+(so declares) the dead-letter queue. So it is declared here: by `manage.py
+declare_queues` before the workers start, and again whenever a worker starts. Declaring
+every task queue first also lets each worker set up Celery's delayed delivery for them.
+https://www.rabbitmq.com/docs/dlx
 """
 
 from celery.signals import worker_ready

@@ -1,22 +1,10 @@
-"""Write the schedules declared in scheduling/schedules.py into django-celery-beat's tables.
+"""Write the schedules the apps declare into django-celery-beat's tables, keeping admin edits.
 
-Run by `manage.py sync_schedules`, which compose/local/django/migrate runs after the
-migrations. Running it again is always safe. An admin's change is never overwritten:
-each time the sync writes a schedule it records the fingerprint of what it wrote
-(SyncedSchedule), and next time it updates only rows that still have that fingerprint.
-
-For each declared schedule:
-
-- no row of that name: created;
-- the row is as the last sync wrote it: updated to the code's definition if that changed;
-- the row changed since (edited, disabled or re-enabled differently in the admin, or a
-  one-off that beat has run and disabled): kept as it is. If the code's definition
-  changed too, the sync says so; deleting the row in the admin makes the next sync
-  create it afresh from the code;
-- a row of that name the sync never wrote: kept, or adopted if it already matches.
-
-A schedule the sync wrote that is no longer declared is deleted if unchanged since, and
-otherwise left for the admin to manage.
+Run by `manage.py sync_schedules` after the migrations; safe to run again. The sync
+records the fingerprint of each row it writes (SyncedSchedule) and later updates, or
+deletes when no longer declared, only rows that still have it. A row changed since (in
+the admin, or a one-off that has run) is kept, and the sync says so; a row of that name
+it never wrote is kept, or adopted if it already matches. Template docs: scheduling.md.
 """
 
 from dataclasses import dataclass

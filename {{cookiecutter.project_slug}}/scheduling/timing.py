@@ -1,10 +1,8 @@
 """When a periodic task runs next and whether it is due now, worked out as beat does.
 
-It follows django-celery-beat's ModelEntry.is_due step by step, with the clock passed in
-and without its side effects (ModelEntry.is_due saves rows: it disables expired and
-spent one-off tasks), so that the beat-status page can call it on every request and
-the tests can pin the clock. The arithmetic itself is Celery's: each schedule's
-remaining_estimate(), in the schedule's own time zone, daylight saving included.
+It follows django-celery-beat's ModelEntry.is_due with the clock passed in and without
+its side effects (is_due saves rows), so the beat-status page can call it on every
+request. The arithmetic is Celery's own remaining_estimate(), in the schedule's zone.
 https://django-celery-beat.readthedocs.io/en/latest/reference/django-celery-beat.schedulers.html
 """
 

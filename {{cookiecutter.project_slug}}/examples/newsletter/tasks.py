@@ -26,13 +26,11 @@ TRANSIENT_MAIL_ERRORS = (
 
 @shared_task
 def send_newsletter(newsletter_id):
-    """Fan out: one deliver_newsletter task per recipient.
+    """Fan out: one deliver_newsletter task per recipient, sent 500 at a time.
 
-    One task looping over 100 000 recipients would run for hours, could not be spread
-    over several workers, and a crash at recipient 60 000 would leave no record of who
-    got it. This dispatcher only creates the delivery rows and sends the tasks, 500 at a
-    time: about a millisecond per recipient, and safe to re-run if it is cut short. Each
-    delivery then succeeds, retries or fails on its own.
+    It only creates the delivery rows and sends the tasks, so it is quick and safe to run
+    again; each delivery then runs, retries or fails on its own, on any worker.
+    Template docs: patterns/fan-out.md.
     """
     for delivery_ids in services.create_deliveries(newsletter_id):
         group(deliver_newsletter.s(delivery_id) for delivery_id in delivery_ids).apply_async()

@@ -22,8 +22,7 @@ def summarise_signups(days):
 
     It stands in for any report too slow to build inside a request: the view enqueues
     it and answers at once, a worker builds it, and the status page reads the result.
-    It stores its result (ignore_result=False) because that page reads it; tasks whose
-    result nobody reads keep the project default and store nothing.
+    So it stores its successes too (ignore_result=False); other tasks store failures only.
     """
     since = timezone.now() - timedelta(days=days)
     rows = (

@@ -18,14 +18,11 @@ MISSED_AWARDS_PER_SWEEP = 1000
 
 @shared_task(acks_late=True)
 def award_points(purchase_id):
-    """Award a purchase's points. Safe to run twice, so it acknowledges late.
+    """Award a purchase's points, once however often it runs, so it acknowledges late.
 
-    It takes the purchase's id, not the purchase: the worker loads the row as it is now,
-    and a purchase deleted in the meantime is skipped, not a crash to retry forever.
-    Running twice (a redelivery after a worker died, a duplicate publish) awards the
-    points once: the database refuses a second entry for the same purchase. Because of
-    that, acks_late is safe here: the message is acknowledged only after the task has
-    finished, so a worker killed halfway leaves the message to run again.
+    It takes an id and loads the row as it is now (a deleted purchase is skipped); the
+    database refuses a second entry for the same purchase. Template docs:
+    patterns/ids-not-objects.md, patterns/idempotency.md.
     """
     entry = services.award_points(purchase_id)
     return entry.points if entry else 0
@@ -33,17 +30,13 @@ def award_points(purchase_id):
 
 @shared_task(ignore_result=False)
 def award_missed_points(older_than_minutes=10):
-    """Send award_points again for purchases that still have no points after a while.
+    """Send award_points again for purchases still without points: their message was lost.
 
-    Every message can go missing somewhere: a process that dies between the commit and
-    delay_on_commit's publish sends nothing; on a Redis broker, a worker or Redis killed
-    at the wrong instant loses the one message on its way to the worker. This sweep does
-    not trust the messages. It finds the work by what the database lacks, purchases
-    without points, and sends it again. award_points is idempotent, so a purchase whose
-    task is merely slow still gets its points once. Keep `older_than_minutes` above the
-    longest normal wait in the queue, or the sweep re-sends work that is on its way.
-    Scheduled in scheduling/schedules.py; its result, how many it sent again, shows on
-    the beat-status page.
+    A message can go missing (a process dying between commit and publish, or one in
+    flight on a Redis broker), so the work is found by what the database lacks. Keep
+    `older_than_minutes` above the longest normal wait in the queue. Scheduled in this
+    app's schedules.py; it returns how many it sent again. Template docs:
+    patterns/idempotency.md#a-sweep-for-lost-messages.
     """
     missed = services.purchases_awaiting_points(
         timedelta(minutes=older_than_minutes), limit=MISSED_AWARDS_PER_SWEEP
@@ -62,10 +55,8 @@ def recalculate_balance(user_id):
 def recalculate_all_balances():
     """Recompute every balance, in chunks of 1000 users sent a second apart.
 
-    One task per user would flood the queue with tiny messages; one task for everyone
-    would run for hours and restart from scratch after a failure. Chunks are the middle
-    way, and skew() starts each chunk a second after the previous one so the database
-    is not hit by all of them at once.
+    Fewer messages than a task per user, shorter tasks than one for everyone; skew()
+    spreads the load on the database.
     https://docs.celeryq.dev/en/stable/userguide/canvas.html#chunks
     """
     user_ids = get_user_model().objects.order_by("pk").values_list("pk", flat=True)
