@@ -8,14 +8,14 @@ client then asks for a report and watches a worker build it.
 
 import json
 import re
-import subprocess
 import time
 
 import pytest
 import requests
 
 from tests import services
-from tests.processes import ProjectProcess, elapsed_since, stop_all, wait_until_http_ok
+from tests.processes import elapsed_since, wait_until_http_ok
+from tests.projects import Project
 from tests.site_users import PASSWORD, create_user_code, sign_in
 
 READER = "reader"  # signed in to ask for reports
@@ -26,81 +26,35 @@ COMBINATIONS = [
 ]
 
 
-class RunningProject:
-    def __init__(self, options, project, env, processes, web_url, flower_url):
-        self.options = options
-        self.project = project
-        self.env = env
-        self.processes = processes
-        self.web_url = web_url
-        self.flower_url = flower_url
-
-    def process(self, script):
-        return next(p for p in self.processes if p.script == script)
-
-    def manage(self, *args):
-        return manage(self.project, self.env, *args)
-
-
-def manage(project, env, *args):
-    return subprocess.run(
-        ["python", "manage.py", *args],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    ).stdout
-
-
 @pytest.fixture(
     scope="module", params=COMBINATIONS, ids=lambda o: f"{o['broker']}-{o['result_backend']}"
 )
-def running(request, bake, project_env, tmp_path_factory, run_summary):
+def running(request, bake, project_env, postgres, tmp_path_factory, run_summary):
     options = request.param
-    project = bake(**options, project_slug="site_" + options["broker"])
-    env = project_env(options)
-    web_port, flower_port = services.free_port(), services.free_port()
-    env.update(
-        DJANGO_BIND=f"127.0.0.1:{web_port}",
+    redis_broker = options["broker"] == "redis"
+    flower_port = services.free_port()
+    started = time.monotonic()
+    running = Project.migrated(
+        bake,
+        project_env,
+        postgres,
+        tmp_path_factory.mktemp("logs"),
+        options,
+        "site_" + options["broker"],
         FLOWER_ADDRESS="127.0.0.1",
         FLOWER_PORT=str(flower_port),
         # With the Redis broker, Flower runs under a URL prefix, as behind a shared proxy.
-        FLOWER_URL_PREFIX="flower" if options["broker"] == "redis" else "",
-        CELERY_WORKER_NAME="e2e",
-        # One worker for every queue, as a small deployment might run it.
-        CELERY_WORKER_QUEUES="default,priority,bulk",
+        FLOWER_URL_PREFIX="flower" if redis_broker else "",
     )
-    log_dir = tmp_path_factory.mktemp("logs")
-
-    started = time.monotonic()
-    migrate = ProjectProcess(project, "django/migrate", env, log_dir).start()
-    assert migrate.process.wait(120) == 0, migrate.log_text()
+    running.flower_url = f"http://127.0.0.1:{flower_port}" + ("/flower" if redis_broker else "")
     # The reports read every user's data: they need a user with users.view_user.
-    manage(project, env, "shell", "-c", create_user_code(READER, "users.view_user"))
-    processes = [
-        ProjectProcess(project, script, env, log_dir).start()
-        for script in (
-            "django/start",
-            "celery/worker/start",
-            "celery/beat/start",
-            "celery/flower/start",
-        )
-    ]
-    running = RunningProject(
-        options,
-        project,
-        env,
-        processes,
-        f"http://127.0.0.1:{web_port}",
-        f"http://127.0.0.1:{flower_port}" + ("/flower" if options["broker"] == "redis" else ""),
-    )
+    running.shell(create_user_code(READER, "users.view_user"))
     try:
-        running.process("celery/worker/start").wait_for_log("e2e@", timeout=60)
-        running.process("celery/worker/start").wait_for_log(" ready.", timeout=60)
-        running.process("celery/beat/start").wait_for_log("beat: Starting...", timeout=60)
-        wait_until_http_ok(running.web_url + "/accounts/login/")
+        running.start_web()
+        # One worker for every queue, as a small deployment might run it.
+        running.start_worker("e2e", CELERY_WORKER_QUEUES="default,priority,bulk")
+        running.start("celery/beat/start").wait_for_log("beat: Starting...", timeout=60)
+        running.start("celery/flower/start")
         wait_until_http_ok(running.flower_url + "/healthcheck")
         label = f"{options['broker']}, {options['result_backend']}"
         up = elapsed_since(started)
@@ -109,8 +63,7 @@ def running(request, bake, project_env, tmp_path_factory, run_summary):
         run_summary.append(line)
         yield running
     finally:
-        # As `docker compose stop` does: SIGTERM, and each process must exit by itself.
-        assert stop_all(processes) == []
+        running.stop()
 
 
 def request_report(running, days=7):
@@ -137,24 +90,20 @@ def wait_for_finished(browser, url, timeout=60):
     return task
 
 
-def stored_result(running, task_id, postgres, redis_server):
+def stored_result(running, task_id, redis_server):
     """The task's result as the chosen backend stores it, read from the server itself."""
     if running.options["result_backend"] == "django-db":
-        database = running.env["DATABASE_URL"].rsplit("/", 1)[1]
-        row = postgres.psql(
+        row = running.sql(
             "SELECT status, task_name, result FROM django_celery_results_taskresult "
-            f"WHERE task_id = '{task_id}'",
-            db=database,
+            f"WHERE task_id = '{task_id}'"
         )
-        status, task_name, result = row.strip().split("|", 2)
+        status, task_name, result = row.split("|", 2)
         return {"status": status, "name": task_name, "result": json.loads(result)}
     meta = json.loads(redis_server.cli("-n", "2", "GET", f"celery-task-meta-{task_id}"))
     return {"status": meta["status"], "name": meta["name"], "result": meta["result"]}
 
 
-def test_a_request_enqueues_a_report_that_a_worker_builds(
-    running, postgres, redis_server, run_summary
-):
+def test_a_request_enqueues_a_report_that_a_worker_builds(running, redis_server, run_summary):
     browser, response, seconds = request_report(running)
 
     assert response.status_code == 302, response.text[:2000]
@@ -167,7 +116,7 @@ def test_a_request_enqueues_a_report_that_a_worker_builds(
     assert task["state"] == "SUCCESS", task
     assert task["result"]["days"] == 7
 
-    stored = stored_result(running, task_id, postgres, redis_server)
+    stored = stored_result(running, task_id, redis_server)
     assert stored == {
         "status": "SUCCESS",
         "name": "examples.reports.tasks.summarise_signups",

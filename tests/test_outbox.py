@@ -24,7 +24,6 @@ from kombu import Connection
 from kombu.exceptions import ChannelError
 
 from tests import services
-from tests.processes import ProjectProcess, stop_all, wait_until_http_ok
 from tests.projects import Project
 from tests.site_users import PASSWORD, create_user_code, sign_in
 
@@ -56,38 +55,25 @@ class Inbox:
 
 
 class OutboxProject(Project):
-    def __init__(self, broker, path, env, log_dir, postgres, inbox):
-        super().__init__(broker, path, env, log_dir, postgres)
-        self.inbox = inbox
-        self.web_url = f"http://{env['DJANGO_BIND']}"
-        self.web = None
-        self.worker = None
+    """A project with its web server, the `priority` worker and outbox relays."""
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.inbox = None
         self.relays = []
 
-    def start(self, script, name, **env):
-        process = ProjectProcess(
-            self.path, script, dict(self.env, **env), self.log_dir, f"{name}-{time.monotonic_ns()}"
-        )
-        return process.start()
-
-    def start_worker(self):
-        self.worker = self.start(
-            "celery/worker/start",
-            "worker",
-            CELERY_WORKER_NAME="priority",
-            CELERY_WORKER_QUEUES="priority",
-            # Sending a mail is mostly waiting for the SMTP server: 4 processes overlap it.
-            CELERY_WORKER_CONCURRENCY="4",
-        )
-        self.worker.wait_for_log(" ready.", timeout=60)
+    @property
+    def worker(self):
+        return self.workers.get("priority")
 
     def ensure_worker(self):
         if self.worker is None or self.worker.process.poll() is not None:
-            self.start_worker()
+            # Sending a mail is mostly waiting for the SMTP server: 4 processes overlap it.
+            self.start_worker("priority", CELERY_WORKER_CONCURRENCY="4")
 
     def stop_worker(self):
         if self.worker is not None:
-            assert stop_all([self.worker]) == []
+            self.stop([self.worker])
 
     def start_relay(self, **env):
         relay = self.start("outbox/start", "relay", **env)
@@ -96,7 +82,7 @@ class OutboxProject(Project):
         return relay
 
     def stop_relays(self):
-        assert stop_all(self.relays) == []
+        self.stop(self.relays)
         self.relays = []
 
     def place_orders(self, count):
@@ -155,30 +141,36 @@ def project(request, bake, project_env, postgres, tmp_path_factory):
     inbox = Inbox()
     smtp = Controller(inbox, hostname="127.0.0.1", port=services.free_port())
     smtp.start()
-    path = bake(broker=broker, project_slug=f"outbox_{broker}")
     log_dir = tmp_path_factory.mktemp(f"outbox-{broker}")
-    env = project_env({"broker": broker, "result_backend": "django-db"})
-    env.update(
-        DJANGO_BIND=f"127.0.0.1:{services.free_port()}",
+    project = OutboxProject.migrated(
+        bake,
+        project_env,
+        postgres,
+        log_dir,
+        {"broker": broker, "result_backend": "django-db"},
+        f"outbox_{broker}",
         EMAIL_URL=f"smtp://127.0.0.1:{smtp.port}",
         CELERY_HEARTBEAT_DIR=str(log_dir),
         # A dead intent in seconds rather than minutes: 3 attempts, 1 s then 2 s apart.
         OUTBOX_MAX_ATTEMPTS="3",
         OUTBOX_RETRY_SECONDS="1",
     )
-    project = OutboxProject(broker, path, env, log_dir, postgres, inbox)
-    migrate = ProjectProcess(path, "django/migrate", env, log_dir).start()
-    assert migrate.process.wait(120) == 0, migrate.log_text()
+    project.inbox = inbox
     project.shell(create_user_code(BUYER))
-    project.web = project.start("django/start", "web")
     try:
-        project.start_worker()
-        wait_until_http_ok(project.web_url + "/accounts/login/")
+        project.start_web()
+        project.ensure_worker()
         yield project
     finally:
-        project.stop_relays()
-        assert stop_all([p for p in (project.worker, project.web) if p]) == []
+        project.stop()
         smtp.stop()
+
+
+@pytest.fixture(autouse=True)
+def no_relay_left(project):
+    """Each test starts the relays it needs; none outlives it, even when it fails."""
+    yield
+    project.stop_relays()
 
 
 def test_orders_placed_while_the_broker_is_down_are_all_confirmed_once_it_is_back(project, request):
@@ -221,7 +213,6 @@ def test_orders_placed_while_the_broker_is_down_are_all_confirmed_once_it_is_bac
     confirmations = project.inbox.confirmations()
     assert [confirmations[order] for order in orders] == [1] * 200
     assert project.processed(orders) == 200
-    project.stop_relays()
 
 
 def test_a_rolled_back_order_leaves_no_intent_and_sends_nothing(project):
@@ -249,7 +240,6 @@ def test_a_rolled_back_order_leaves_no_intent_and_sends_nothing(project):
     assert "Published" not in relay.log_text()
     assert project.queued() == 0
     assert len(project.inbox.subjects) == mails_before
-    project.stop_relays()
 
 
 def test_an_intent_whose_queue_is_gone_dies_with_one_alert_and_shows_in_the_admin(project):
@@ -300,7 +290,6 @@ def test_an_intent_whose_queue_is_gone_dies_with_one_alert_and_shows_in_the_admi
         text=True,
     )
     assert healthcheck.returncode == 0, healthcheck.stdout
-    project.stop_relays()
 
 
 def test_two_relays_publish_each_of_1000_intents_exactly_once(project):
@@ -310,7 +299,7 @@ def test_two_relays_publish_each_of_1000_intents_exactly_once(project):
     starting = [project.start("outbox/start", "relay", OUTBOX_RELAY_BATCH_SIZE="20") for _ in "ab"]
     for relay in starting:
         relay.wait_for_log("Outbox relay ready", timeout=60)
-        project.relays.append(relay)
+    project.relays.extend(starting)
 
     # One transaction, so one notification: both relays wake at once to 1000 intents.
     project.shell(
@@ -332,7 +321,6 @@ def test_two_relays_publish_each_of_1000_intents_exactly_once(project):
     assert sum(published) == total and min(published) > 0
     assert project.queued() == total  # counted at the broker: none published twice
     project.purge()
-    project.stop_relays()
 
 
 def test_a_relay_killed_between_publish_and_commit_causes_a_duplicate_with_no_effect(project):
@@ -362,7 +350,7 @@ def test_a_relay_killed_between_publish_and_commit_causes_a_duplicate_with_no_ef
     services.wait_for(lambda: project.intents("pending") == 0, 60, message="not all re-sent")
     assert project.queued() == batch + published_before_the_kill
 
-    project.start_worker()
+    project.ensure_worker()
     project.wait_until_confirmed(orders)
     services.wait_for(
         lambda: project.duplicates_skipped() == published_before_the_kill,
@@ -372,4 +360,3 @@ def test_a_relay_killed_between_publish_and_commit_causes_a_duplicate_with_no_ef
     confirmations = project.inbox.confirmations()
     assert [confirmations[order] for order in orders] == [1] * batch
     assert project.processed(orders) == batch
-    project.stop_relays()

@@ -12,7 +12,6 @@ must call its heartbeat stale.
 
 import os
 import re
-import subprocess
 import time
 from datetime import datetime
 from itertools import pairwise
@@ -23,7 +22,8 @@ from playwright.sync_api import expect
 
 from tests import services
 from tests.conftest import TEMPLATE_DIR
-from tests.processes import ProjectProcess, elapsed_since, stop_all, wait_until_http_ok
+from tests.processes import elapsed_since
+from tests.projects import Project
 
 OPTIONS = {"broker": "rabbitmq", "result_backend": "django-db"}
 STATUS_PAGE = "/admin/scheduling/beatstatus/"
@@ -56,87 +56,49 @@ PeriodicTask.objects.create(
 """
 
 
-class RunningProject:
-    def __init__(self, path, env, processes, web_url, migrate_log):
-        self.path = path
-        self.env = env
-        self.processes = processes
-        self.web_url = web_url
-        self.migrate_log = migrate_log
-        self.database = env["DATABASE_URL"].rsplit("/", 1)[1]
-
-    def process(self, script):
-        return next(p for p in self.processes if p.script == script)
-
-    def manage(self, *args):
-        result = subprocess.run(
-            ["python", "manage.py", *args],
-            cwd=self.path,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert result.returncode == 0, (
-            f"exit status {result.returncode}\n{result.stdout[-4000:]}\n{result.stderr[-1000:]}"
-        )
-        return result.stdout
-
-    def shell(self, code):
-        return self.manage("shell", "--no-imports", "-c", code)
-
-    def admin_session(self, username="admin"):
-        """A requests session logged into the admin through its login form."""
-        session = requests.Session()
-        session.get(f"{self.web_url}/admin/login/", timeout=10)
-        response = session.post(
-            f"{self.web_url}/admin/login/",
-            data={
-                "username": username,
-                "password": PASSWORD,
-                "csrfmiddlewaretoken": session.cookies["csrftoken"],
-                "next": "/admin/",
-            },
-            timeout=10,
-        )
-        assert response.url.endswith("/admin/"), response.text[-2000:]
-        return session
+def admin_session(running, username="admin"):
+    """A requests session logged into the admin through its login form."""
+    session = requests.Session()
+    session.get(f"{running.web_url}/admin/login/", timeout=10)
+    response = session.post(
+        f"{running.web_url}/admin/login/",
+        data={
+            "username": username,
+            "password": PASSWORD,
+            "csrfmiddlewaretoken": session.cookies["csrftoken"],
+            "next": "/admin/",
+        },
+        timeout=10,
+    )
+    assert response.url.endswith("/admin/"), response.text[-2000:]
+    return session
 
 
 @pytest.fixture(scope="module")
-def running(bake, project_env, tmp_path_factory):
-    project = bake(**OPTIONS, project_slug="site_scheduling")
-    env = project_env(OPTIONS)
-    web_port = services.free_port()
-    env.update(
-        DJANGO_BIND=f"127.0.0.1:{web_port}",
-        CELERY_WORKER_NAME="scheduling",
+def running(bake, project_env, postgres, tmp_path_factory):
+    started = time.monotonic()
+    running = Project.migrated(
+        bake,
+        project_env,
+        postgres,
+        tmp_path_factory.mktemp("scheduling-logs"),
+        OPTIONS,
+        "site_scheduling",
         BEAT_HEARTBEAT_STALE_SECONDS=str(STALE_SECONDS),
     )
-    log_dir = tmp_path_factory.mktemp("scheduling-logs")
-    started = time.monotonic()
-    migrate = ProjectProcess(project, "django/migrate", env, log_dir).start()
-    assert migrate.process.wait(120) == 0, migrate.log_text()
     # What a beat that crashed under a pid-file scheduler leaves behind. The pid is of a
     # live process (this one), as happens when a restarted container reuses the pid.
-    (project / "celerybeat.pid").write_text(f"{os.getpid()}\n")
-    (project / "celerybeat-schedule").write_bytes(b"not a schedule file")
-    processes = [
-        ProjectProcess(project, script, env, log_dir).start()
-        for script in ("django/start", "celery/worker/start", "celery/beat/start")
-    ]
-    running = RunningProject(
-        project, env, processes, f"http://127.0.0.1:{web_port}", migrate.log_text()
-    )
+    (running.path / "celerybeat.pid").write_text(f"{os.getpid()}\n")
+    (running.path / "celerybeat-schedule").write_bytes(b"not a schedule file")
     try:
-        running.process("celery/worker/start").wait_for_log(" ready.", timeout=60)
-        running.process("celery/beat/start").wait_for_log("beat: Starting...", timeout=60)
-        wait_until_http_ok(running.web_url + "/admin/login/")
+        running.start_web()
+        running.start_worker("scheduling", CELERY_WORKER_QUEUES="default")
+        running.start("celery/beat/start").wait_for_log("beat: Starting...", timeout=60)
         running.shell(USERS)
         print(f"\n[scheduling] migrate, web, worker and beat up in {elapsed_since(started)}")
         yield running
     finally:
-        assert stop_all(processes) == []
+        running.stop()
 
 
 def test_migrate_installs_the_shipped_schedules_and_syncing_again_changes_nothing(running):
@@ -211,7 +173,7 @@ def test_a_two_second_schedule_fires_and_the_page_shows_its_last_run_and_result(
         f"\nbeat sent the 2-second schedule at intervals of {', '.join(f'{g:.2f}' for g in gaps)} s"
     )
 
-    page = running.admin_session().get(running.web_url + STATUS_PAGE, timeout=10).text
+    page = admin_session(running).get(running.web_url + STATUS_PAGE, timeout=10).text
     row = re.search(r'data-name="Round trip every 2 seconds">(.*?)</tr>', page, re.S)[1]
     last_run = re.search(r'class="last-run">\s*(\S+ \S+)', row)[1]
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", last_run), row
@@ -271,7 +233,7 @@ def test_in_a_browser_an_admin_runs_and_disables_tasks_and_others_are_refused(ru
 
 
 def test_the_heartbeat_goes_stale_when_beat_stops(running):
-    session = running.admin_session()
+    session = admin_session(running)
     assert "Alive" in heartbeat_card(session, running)
 
     stopped = time.monotonic()
