@@ -325,7 +325,7 @@ def test_two_relays_publish_each_of_1000_intents_exactly_once(project):
 
 def test_a_relay_killed_between_publish_and_commit_causes_a_duplicate_with_no_effect(project):
     project.stop_worker()  # messages stay in the queue, where they can be counted
-    batch = 200
+    batch = 500  # long enough to stop the relay in the middle of publishing it
     orders = project.place_orders(batch)
     sent_before = project.intents("sent")
 

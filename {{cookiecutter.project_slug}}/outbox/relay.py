@@ -6,10 +6,12 @@ is one database transaction:
 1. lock up to OUTBOX_RELAY_BATCH_SIZE due pending intents, oldest first, skipping those
    another relay has locked (SELECT ... FOR UPDATE SKIP LOCKED), so that several relays
    can run at once without ever taking the same intent;
-2. publish each one, with its intent id as the task id, and wait until the broker
-   confirms it (publisher confirms, set in CELERY_BROKER_TRANSPORT_OPTIONS);
-3. mark the confirmed ones sent; give a failed one a later attempt, or mark it dead and
-   alert the team once it has failed OUTBOX_MAX_ATTEMPTS times.
+2. publish them all, each with its intent id as the task id, then wait once for the
+   broker's confirms of the whole batch (outbox/confirms.py: publisher confirms, as
+   CELERY_BROKER_TRANSPORT_OPTIONS asks, without a round trip per message);
+3. mark the confirmed ones sent, and leave the unconfirmed ones pending; give a failed
+   or refused one a later attempt, or mark it dead and alert the team once it has failed
+   OUTBOX_MAX_ATTEMPTS times.
 
 While the broker cannot be reached no intent is attempted, so none is used up: the relay
 tries again after 1, 2, 4, then every 5 seconds, and the intents stay pending however
@@ -40,6 +42,7 @@ from kombu.exceptions import OperationalError as BrokerUnreachable
 from health.heartbeat import HEARTBEAT_DIR
 
 from . import notifications
+from .confirms import BatchConfirms, Nacked
 from .enqueue import CHANNEL
 from .models import Intent
 
@@ -52,7 +55,7 @@ HEARTBEAT_FILE = HEARTBEAT_DIR / "outbox-relay.heartbeat"
 BROKER_BACKOFF_MAX = 5
 # The longest wait between two attempts at one intent that failed.
 RETRY_BACKOFF_MAX = 60 * 60
-# How long to wait for the broker to confirm a message. Without a limit, a broker that
+# How long to wait for the broker to confirm a batch. Without a limit, a broker that
 # vanished without closing the connection would hold the relay, and its locks, forever.
 CONFIRM_TIMEOUT = 10
 
@@ -70,6 +73,8 @@ class Relay:
         self.max_attempts = max_attempts
         self.retry_seconds = retry_seconds
         self.broker = None  # a kombu Connection, opened when there is something to send
+        self.producer = None
+        self.confirms = None  # a BatchConfirms on RabbitMQ; Redis has no confirms
         self.listener = None  # a psycopg connection that LISTENs on CHANNEL
         self.busy = False  # publishing a batch: a stop signal waits for its end
         self.stopping = False
@@ -154,7 +159,6 @@ class Relay:
         # below, which sees them: waiting for those notifications later would only
         # cause empty passes.
         self.drain_notifications()
-        dead = []
         broker_error = None
         with transaction.atomic():
             intents = list(
@@ -162,7 +166,7 @@ class Relay:
                 .filter(status=Intent.Status.PENDING, next_attempt_at__lte=timezone.now())
                 .order_by("next_attempt_at")[: self.batch_size]
             )
-            sent = []
+            published, failure = [], None
             for intent in intents:
                 try:
                     self.publish(intent)
@@ -170,15 +174,21 @@ class Relay:
                     broker_error = error  # the rest wait, unattempted, for the broker
                     break
                 except Exception as error:
-                    if self.record_failure(intent, error):
-                        dead.append(intent)
-                    # RabbitMQ closes a channel after an error on it: the next intent
-                    # goes out on a new connection, in the next pass.
-                    self.close_broker()
+                    failure = intent, error
                     break
-                sent.append(intent.pk)
+                published.append(intent)
+            sent, refused, lost = self.confirmed(published)
+            broker_error = broker_error or lost
+            failures = [(intent, Nacked()) for intent in refused]
+            if failure:
+                failures.append(failure)
+            dead = [intent for intent, error in failures if self.record_failure(intent, error)]
+            if failure:
+                # RabbitMQ closes a channel after an error on it: the next intent goes
+                # out on a new connection, in the next pass.
+                self.close_broker()
             # Marked sent even when the broker went away halfway: it confirmed these.
-            Intent.objects.filter(pk__in=sent).update(
+            Intent.objects.filter(pk__in=[intent.pk for intent in sent]).update(
                 status=Intent.Status.SENT, sent_at=timezone.now(), attempts=F("attempts") + 1
             )
         if sent:
@@ -191,23 +201,56 @@ class Relay:
         return len(intents)
 
     def publish(self, intent):
-        if self.broker is None:
-            self.broker = self.app.connection_for_write()
-        # One try to connect (max_retries=0): while the broker is down, loop() waits
-        # and calls again, and meanwhile the relay still answers signals.
-        # https://docs.celeryq.dev/projects/kombu/en/stable/reference/kombu.html#kombu.Connection.ensure_connection
-        self.broker.ensure_connection(max_retries=0)
+        """Send the intent's task without waiting for the broker's confirm."""
+        self.connect()
         self.app.send_task(
             intent.task_name,
             args=intent.args,
             kwargs=intent.kwargs,
             task_id=str(intent.id),
             queue=intent.queue,
-            connection=self.broker,
+            producer=self.producer,
             # No retry inside Celery either: a failure ends this pass at once.
             retry=False,
-            confirm_timeout=CONFIRM_TIMEOUT,
         )
+        if self.confirms is not None:
+            self.confirms.published(intent)
+
+    def connect(self):
+        """Open the broker connection, unless it is open; on RabbitMQ, in confirm mode.
+
+        py-amqp's own confirm_publish is off on this connection: it would wait for each
+        message in turn, where BatchConfirms waits once for the batch.
+        """
+        if self.broker is not None and self.broker.connected:
+            return
+        self.close_broker()
+        confirm = self.app.conf.broker_transport_options.get("confirm_publish", False)
+        broker = self.app.connection_for_write(transport_options={"confirm_publish": False})
+        # One try to connect (max_retries=0): while the broker is down, loop() waits
+        # and calls again, and meanwhile the relay still answers signals.
+        # https://docs.celeryq.dev/projects/kombu/en/stable/reference/kombu.html#kombu.Connection.ensure_connection
+        broker.ensure_connection(max_retries=0)
+        self.broker = broker
+        self.producer = self.app.amqp.Producer(broker, auto_declare=False)
+        if confirm and broker.transport.driver_type == "amqp":
+            self.confirms = BatchConfirms(broker.default_channel)
+
+    def confirmed(self, published):
+        """Wait for the broker's word on `published`: return (acked, nacked, error).
+
+        Without confirms (Redis stores each message as the publish returns) all are
+        acked. An error means the broker went away: what it did not confirm stays pending.
+        """
+        if self.confirms is None or not published:
+            return published, [], None
+        try:
+            acked, nacked = self.confirms.wait(self.broker, CONFIRM_TIMEOUT)
+            return acked, nacked, None
+        except (TimeoutError, *self.broker.connection_errors, *self.broker.channel_errors) as error:
+            acked = self.confirms.acked
+            self.close_broker()
+            return acked, [], BrokerUnreachable(f"confirms not received: {error}")
 
     def record_failure(self, intent, error):
         """Count a failed publish: later attempt, or dead. Returns True when dead."""
@@ -296,7 +339,7 @@ class Relay:
         if self.broker is not None:
             # collect(): let go of the connection without talking to a broker that may be gone.
             self.broker.collect()
-            self.broker = None
+            self.broker = self.producer = self.confirms = None
 
     def close_listener(self):
         if self.listener is not None:

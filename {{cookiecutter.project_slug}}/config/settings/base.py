@@ -301,10 +301,12 @@ CELERY_TASK_TRACK_STARTED = True
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#result-expires
 CELERY_RESULT_EXPIRES = timedelta(days=7)
 
-# Events let Flower show tasks as they are sent, start and finish.
+# Workers' events let Flower show tasks as they are received, start and finish.
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#worker-send-task-events
 CELERY_WORKER_SEND_TASK_EVENTS = True
-CELERY_TASK_SEND_SENT_EVENT = True
+# No `task-sent` event: a second message, confirmed, for every task sent, for a state
+# (SENT) that Flower shows only until a worker receives the task (docs/benchmarks.md).
+CELERY_TASK_SEND_SENT_EVENT = False
 
 # Celery's Django fix-up closes the database connection before and after every task
 # unless this is set; opening a new one per task cost more CPU than all the rest of a
