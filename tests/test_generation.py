@@ -110,6 +110,19 @@ def test_compose_file_validates(bake, options):
         run([VENV_BIN / "docker-compose", "--file", compose_file, "config", "--quiet"], cwd=project)
 
 
+def test_every_published_port_is_on_the_loopback_interface(bake, options):
+    """Docker's published ports bypass the host's firewall: none may face the network."""
+    project = bake(**options)
+
+    for compose_file in ("compose.yaml", "compose.production.yaml"):
+        text = (project / compose_file).read_text()
+        published = re.findall(r'^\s+ports:\n((?:\s+- .*\n)+)', text, re.M)
+        entries = [line.strip()[2:] for block in published for line in block.splitlines()]
+        assert entries, compose_file
+        for entry in entries:
+            assert entry.strip('"').startswith("127.0.0.1:"), f"{compose_file}: {entry}"
+
+
 def test_start_scripts_are_executable_and_exec_their_program(bake, options):
     project = bake(**options)
 
