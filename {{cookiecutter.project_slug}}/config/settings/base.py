@@ -121,6 +121,12 @@ EMAIL_USE_TLS = EMAIL_CONFIG.get("EMAIL_USE_TLS", False)
 EMAIL_USE_SSL = EMAIL_CONFIG.get("EMAIL_USE_SSL", False)
 DEFAULT_FROM_EMAIL = env("DJANGO_DEFAULT_FROM_EMAIL", default="noreply@{{ cookiecutter.domain_name | lower }}")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Seconds before a mail server that stopped answering fails the send, instead of holding
+# a worker or the outbox relay forever.
+# https://docs.djangoproject.com/en/5.2/ref/settings/#email-timeout
+EMAIL_TIMEOUT = env.int("DJANGO_EMAIL_TIMEOUT", default=10)
+# Error reports hide passwords inside URL-valued settings too (config/error_reports.py).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "config.error_reports.ReporterFilter"
 ADMINS = [({{ cookiecutter.author_name | tojson }}, {{ cookiecutter.email | tojson }})]
 
 # One format for web and worker processes. Inside a task, every line also names the

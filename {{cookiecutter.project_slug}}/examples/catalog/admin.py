@@ -9,7 +9,7 @@ class SupplierAdmin(admin.ModelAdmin):
     list_display = ["name", "feed_url"]
     actions = ["import_feeds"]
 
-    @admin.action(description="Import the selected suppliers' feeds")
+    @admin.action(description="Import the selected suppliers' feeds", permissions=["change"])
     def import_feeds(self, request, queryset):
         for supplier in queryset:
             services.start_import(supplier)

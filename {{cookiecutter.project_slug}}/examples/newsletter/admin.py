@@ -9,7 +9,7 @@ class NewsletterAdmin(admin.ModelAdmin):
     list_display = ["subject", "created_at"]
     actions = ["send"]
 
-    @admin.action(description="Send the selected newsletters")
+    @admin.action(description="Send the selected newsletters", permissions=["change"])
     def send(self, request, queryset):
         for newsletter in queryset:
             send_newsletter.delay(newsletter.id)

@@ -1,5 +1,6 @@
-"""The scheduling app's admin pages: the beat-status page and the task results."""
+"""The scheduling app's admin pages: the beat-status page, the task results, and
+django-celery-beat's periodic tasks with gated actions."""
 
-from . import beat_status, task_results
+from . import beat_status, periodic_tasks, task_results
 
-__all__ = ["beat_status", "task_results"]
+__all__ = ["beat_status", "periodic_tasks", "task_results"]

@@ -87,7 +87,10 @@ class ResultAdmin(TaskResultAdmin):
     def traceback_text(self, result):
         return _pre(result.traceback or "")
 
-    @admin.action(description="Re-send selected failed tasks with the same arguments")
+    # Re-sending runs the task again: only for staff who may change results.
+    @admin.action(
+        description="Re-send selected failed tasks with the same arguments", permissions=["change"]
+    )
     def resend_failed(self, request, queryset):
         if skipped := queryset.exclude(status=states.FAILURE).count():
             self.message_user(
