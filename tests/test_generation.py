@@ -116,7 +116,7 @@ def test_every_published_port_is_on_the_loopback_interface(bake, options):
 
     for compose_file in ("compose.yaml", "compose.production.yaml"):
         text = (project / compose_file).read_text()
-        published = re.findall(r'^\s+ports:\n((?:\s+- .*\n)+)', text, re.M)
+        published = re.findall(r"^\s+ports:\n((?:\s+- .*\n)+)", text, re.M)
         entries = [line.strip()[2:] for block in published for line in block.splitlines()]
         assert entries, compose_file
         for entry in entries:

@@ -28,10 +28,19 @@ def post_to_webhook(alert):
     third party: no task arguments unless ALERTS_WEBHOOK_ARGUMENTS, no e-mail addresses."""
     body = alert.text(with_arguments=settings.ALERTS_WEBHOOK_ARGUMENTS)
     text = hide_emails(f"*{alert.title}*\n```{body[:3000]}```")
-    response = requests.post(
-        settings.ALERTS_WEBHOOK_URL, json={"text": text}, timeout=WEBHOOK_TIMEOUT
-    )
-    response.raise_for_status()
+    try:
+        response = requests.post(
+            settings.ALERTS_WEBHOOK_URL, json={"text": text}, timeout=WEBHOOK_TIMEOUT
+        )
+        response.raise_for_status()
+    except requests.RequestException as error:
+        # requests names the URL in its messages, and a webhook's URL is its secret.
+        status = getattr(error.response, "status_code", None)
+        raise WebhookFailed(type(error).__name__ + (f", HTTP {status}" if status else "")) from None
+
+
+class WebhookFailed(Exception):
+    """The webhook refused the alert or could not be reached; the URL is not said."""
 
 
 def channels():

@@ -42,6 +42,9 @@ def enqueue(task, *args, **kwargs):
             "enqueue() belongs inside the transaction.atomic() block that writes the change "
             "the task follows: outside one, nothing ties the task to that change."
         )
+    # The size check apply_async makes (background/base.py), made here in the caller too.
+    if hasattr(task, "check_payload"):
+        task.check_payload(args, kwargs)
     intent = Intent.objects.create(
         task_name=task.name,
         args=list(args),

@@ -33,6 +33,7 @@ import time
 from datetime import timedelta
 
 import psycopg
+from celery.exceptions import NotRegistered
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 from django.db.models import F
@@ -166,8 +167,11 @@ class Relay:
                 .filter(status=Intent.Status.PENDING, next_attempt_at__lte=timezone.now())
                 .order_by("next_attempt_at")[: self.batch_size]
             )
-            published, failure = [], None
+            published, failure, unknown = [], None, []
             for intent in intents:
+                if intent.task_name not in self.app.tasks:
+                    unknown.append(intent)  # a typo or a removed task: no retry can help
+                    continue
                 try:
                     self.publish(intent)
                 except BrokerUnreachable as error:
@@ -183,6 +187,11 @@ class Relay:
             if failure:
                 failures.append(failure)
             dead = [intent for intent, error in failures if self.record_failure(intent, error)]
+            dead += [
+                intent
+                for intent in unknown
+                if self.record_failure(intent, NotRegistered(intent.task_name), final=True)
+            ]
             if failure:
                 # RabbitMQ closes a channel after an error on it: the next intent goes
                 # out on a new connection, in the next pass.
@@ -252,11 +261,12 @@ class Relay:
             self.close_broker()
             return acked, [], BrokerUnreachable(f"confirms not received: {error}")
 
-    def record_failure(self, intent, error):
-        """Count a failed publish: later attempt, or dead. Returns True when dead."""
+    def record_failure(self, intent, error, *, final=False):
+        """Count a failed publish: later attempt, or dead (at once if `final`).
+        Returns True when dead."""
         intent.attempts += 1
         intent.last_error = f"{type(error).__name__}: {error}"
-        if intent.attempts >= self.max_attempts:
+        if final or intent.attempts >= self.max_attempts:
             intent.status = Intent.Status.DEAD
             logger.error(
                 "Gave up intent %s (%s) after %d attempts: %s",

@@ -47,6 +47,7 @@ class WebhookReceiver(ThreadingHTTPServer):
     def __init__(self):
         super().__init__(("127.0.0.1", 0), WebhookHandler)
         self.posts = []
+        self.status = 200  # what the webhook answers
         self.url = f"http://127.0.0.1:{self.server_port}/hook"
 
 
@@ -54,7 +55,7 @@ class WebhookHandler(BaseHTTPRequestHandler):
     def do_POST(self):
         body = self.rfile.read(int(self.headers["Content-Length"]))
         self.server.posts.append(json.loads(body))
-        self.send_response(200)
+        self.send_response(self.server.status)
         self.end_headers()
 
     def log_message(self, *args):

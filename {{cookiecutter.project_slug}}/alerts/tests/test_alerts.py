@@ -225,3 +225,16 @@ def test_a_failing_channel_is_logged_not_raised(settings, caplog):
 
     assert channels.notify(Alert(kind="x", title="t", body="b")) is True
     assert "alert channel failed" in caplog.text
+    assert "unreachable" not in caplog.text  # the webhook's URL is its secret
+
+
+def test_a_webhook_that_refuses_is_logged_without_its_url(webhook, settings, caplog):
+    webhook.status = 500
+    settings.ALERTS_WEBHOOK_URL = webhook.url + "/T0001/B0001/secret-path-1234"
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+    channels.notify(Alert(kind="x", title="t", body="b"))
+
+    assert "post_to_webhook alert channel failed" in caplog.text
+    assert "HTTPError, HTTP 500" in caplog.text
+    assert "secret-path-1234" not in caplog.text

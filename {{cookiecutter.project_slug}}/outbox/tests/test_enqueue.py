@@ -8,6 +8,7 @@ from celery.exceptions import QueueNotFound
 from django.db import transaction
 from django.db.transaction import TransactionManagementError
 
+from background.base import PayloadTooLarge
 from outbox.enqueue import enqueue
 from outbox.models import Intent
 
@@ -47,6 +48,8 @@ def test_enqueue_outside_a_transaction_is_refused():
 def test_mistakes_fail_in_the_caller_not_later_in_the_relay(monkeypatch):
     with transaction.atomic(), pytest.raises(TypeError):
         enqueue(send_note, Decimal("9.90"))  # not JSON: pass an id instead
+    with transaction.atomic(), pytest.raises(PayloadTooLarge):
+        enqueue(send_note, "x" * 300_000)  # as apply_async refuses it: pass an id instead
 
     # As if CELERY_TASK_ROUTES sent the task to a queue missing from CELERY_TASK_QUEUES.
     router = send_note.app.amqp.router

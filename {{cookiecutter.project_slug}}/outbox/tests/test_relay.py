@@ -85,6 +85,22 @@ def test_an_intent_that_keeps_failing_dies_with_one_alert(
 
 
 @pytest.mark.django_db(transaction=True)
+def test_an_intent_whose_task_is_not_registered_dies_at_once_with_its_alert(
+    make_relay, mailoutbox, fresh_alert_counters
+):
+    # Written before a deploy renamed the task: no later attempt can find it.
+    intent = Intent.objects.create(task_name="outbox.tests.tasks.renamed", queue="default")
+
+    make_relay(max_attempts=5).relay_batch()
+    intent.refresh_from_db()
+
+    assert (intent.status, intent.attempts) == (Intent.Status.DEAD, 1)
+    assert intent.last_error == "NotRegistered: 'outbox.tests.tasks.renamed'"
+    [alert] = mailoutbox
+    assert "Outbox intent for outbox.tests.tasks.renamed is dead" in alert.subject
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_relay_skips_intents_another_relay_holds(celery_worker, make_relay):
     held, free = (note_to(f"{name}@example.com") for name in ("held", "free"))
     holding, locked = threading.Event(), threading.Event()
