@@ -74,6 +74,11 @@ DATABASES = {"default": env.db("DATABASE_URL")}
 # https://docs.djangoproject.com/en/5.2/ref/databases/#persistent-connections
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+# /health/ (health/views.py): how long a process reuses its last outcome, and which
+# callers (compose's healthchecks run inside the container) are told what is down.
+HEALTH_CACHE_SECONDS = env.float("HEALTH_CACHE_SECONDS", default=5)
+HEALTH_DETAILS_FROM = env.list("HEALTH_DETAILS_FROM", default=["127.0.0.1", "::1"])
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Django's docs advise a custom user model for every new project: changing it later is hard.
