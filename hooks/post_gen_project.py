@@ -2,9 +2,9 @@
 
 Files that only one option needs are whole files in the template; this hook deletes
 the ones the chosen options do not use, so no file carries Jinja branches for them.
-It then writes `.env` from `.env.example` and `.env.production` from
-`.env.production.example`, replacing every `change-me-*` placeholder with a random
-secret. It never touches the network.
+It then writes each env file from its committed `.example` (`.env`, and the production
+stack's `.env.production*`, one per service), replacing every `change-me-*` placeholder
+with a random secret. It never touches the network.
 """
 
 import json
@@ -20,7 +20,11 @@ UNUSED_PATHS = {
     "broker": {
         "rabbitmq": [],
         # Publisher confirms are RabbitMQ's; outbox/confirms.py stays unused on Redis.
-        "redis": ["outbox/tests/test_confirms.py"],
+        "redis": [
+            "outbox/tests/test_confirms.py",
+            ".env.production.rabbitmq.example",
+            "compose/production/rabbitmq",
+        ],
     },
     "use_sentry": {
         "n": ["config/sentry.py"],
@@ -32,8 +36,17 @@ UNUSED_PATHS = {
     },
 }
 PLACEHOLDER = re.compile(r"change-me-[a-z0-9-]+")
-# Env file written -> the committed example it is made from.
-ENV_FILES = {".env": ".env.example", ".env.production": ".env.production.example"}
+# Env files that share secrets (a password and the URL that embeds it, in two files):
+# the local stack's, and the production stack's, one per service.
+ENV_FILE_GROUPS = (
+    [".env"],
+    [
+        ".env.production",
+        ".env.production.postgres",
+        ".env.production.rabbitmq",
+        ".env.production.redis",
+    ],
+)
 
 
 def remove_unused_paths(project_dir, options):
@@ -46,10 +59,11 @@ def remove_unused_paths(project_dir, options):
                 path.unlink(missing_ok=True)
 
 
-def fill_placeholders(text):
+def fill_placeholders(text, chosen=None):
     """Replace each distinct placeholder with its own secret, the same secret everywhere
-    it appears (a password and the URL that embeds it must agree)."""
-    chosen = {}
+    it appears (a password and the URL that embeds it must agree); `chosen` carries the
+    secrets from one file of a group to the next."""
+    chosen = {} if chosen is None else chosen
 
     def secret_for(match):
         # 64 characters: Django's deploy check wants a SECRET_KEY of at least 50.
@@ -59,10 +73,14 @@ def fill_placeholders(text):
 
 
 def write_env_files(project_dir):
-    for name, example in ENV_FILES.items():
-        env_file = project_dir / name
-        env_file.write_text(fill_placeholders((project_dir / example).read_text()))
-        env_file.chmod(0o600)
+    for group in ENV_FILE_GROUPS:
+        chosen = {}
+        for name in group:
+            example = project_dir / f"{name}.example"
+            if example.exists():
+                env_file = project_dir / name
+                env_file.write_text(fill_placeholders(example.read_text(), chosen))
+                env_file.chmod(0o600)
 
 
 def main():
@@ -73,7 +91,7 @@ def main():
     write_env_files(project_dir)
     # The absolute path: the README generates into `..`, where a bare `cd my_site` fails.
     print(
-        f"\nCreated {project_dir.name} with random secrets in .env and .env.production. "
+        f"\nCreated {project_dir.name} with random secrets in .env and .env.production*. "
         "Next:\n\n"
         f"    cd {shlex.quote(str(project_dir))}\n"
         "    docker compose up\n\n"

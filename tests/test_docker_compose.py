@@ -223,33 +223,93 @@ def test_the_welcome_page_shows_staff_every_part_up(stack):
     assert ("/examples/reports/" in seen["page"]) == stack.examples
 
 
-def test_a_report_asked_for_on_the_page_is_built_by_a_worker(stack):
+def ask_on_the_examples_page(stack, username, path, data):
+    """Sign in as a new user who may read users, post the form at `path` as a browser
+    does, and return the browser and where the site sends it next."""
     if not stack.examples:
         pytest.skip("the reports example is not in a project generated without examples")
-    stack.manage("shell", "-c", create_user_code("reader", "users.view_user"))
-    browser = sign_in(stack.url("django", ""), "reader", session=stack.browser())
+    stack.manage("shell", "-c", create_user_code(username, "users.view_user"))
+    browser = sign_in(stack.url("django", ""), username, session=stack.browser())
     assert browser.get(stack.url("django", "/examples/reports/"), timeout=30).status_code == 200
 
     response = browser.post(
-        stack.url("django", "/examples/reports/"),
-        data={"days": 7, "csrfmiddlewaretoken": browser.cookies["csrftoken"]},
+        stack.url("django", path),
+        data={**data, "csrfmiddlewaretoken": browser.cookies["csrftoken"]},
         allow_redirects=False,
         timeout=30,
     )
 
     assert response.status_code == 302, response.text[:2000]
-    task_id = re.search(r"/tasks/([0-9a-f-]{36})/", response.headers["Location"])[1]
+    return browser, response.headers["Location"]
+
+
+def final_state(stack, browser, status_path, seconds):
+    """Poll a task's status page until the task succeeded or failed; return its JSON."""
     task = {}
 
     def finished():
-        status = stack.url("django", f"/examples/reports/tasks/{task_id}/status/")
-        task.update(browser.get(status).json())
+        task.update(browser.get(stack.url("django", status_path), timeout=30).json())
         return task["state"] in ("SUCCESS", "FAILURE")
 
-    services.wait_for(finished, 60, interval=0.5, message=f"the task never finished: {task}")
+    services.wait_for(finished, seconds, interval=0.5, message=f"never finished: {task}")
+    return task
+
+
+def test_a_report_asked_for_on_the_page_is_built_by_a_worker(stack):
+    browser, location = ask_on_the_examples_page(stack, "reader", "/examples/reports/", {"days": 7})
+    task_id = re.search(r"/tasks/([0-9a-f-]{36})/", location)[1]
+
+    task = final_state(stack, browser, f"/examples/reports/tasks/{task_id}/status/", 60)
+
     assert task["state"] == "SUCCESS", task
     assert task["result"]["days"] == 7
     assert f"summarise_signups[{task_id}] succeeded" in stack.logs("celeryworker")
+
+
+def test_an_export_a_worker_writes_downloads_from_the_web_server(stack):
+    """The bulk worker writes the file into the media volume; the web server sends it."""
+    path = "/examples/reports/exports/"
+    browser, location = ask_on_the_examples_page(stack, "exporter", path, {})
+    export = path + re.search(r"/exports/([0-9a-f-]{36})/", location)[1]
+
+    task = final_state(stack, browser, f"{export}/status/", 90)
+
+    assert task["state"] == "SUCCESS", task
+    download = browser.get(stack.url("django", f"{export}/download/"), timeout=30)
+    assert download.status_code == 200
+    assert "exporter@example.com" in download.text
+
+
+def test_each_production_server_holds_only_its_secrets_and_asks_for_a_password(stack):
+    if stack.kind != "production":
+        pytest.skip("the local stack's servers need no password")
+
+    def environment(service):
+        return stack.compose("exec", "-T", service, "env").stdout
+
+    for server in (
+        ("postgres", "redis", "rabbitmq") if stack.broker == "rabbitmq" else ("postgres", "redis")
+    ):
+        assert "DJANGO_SECRET_KEY" not in environment(server), server
+        assert "FLOWER_PASSWORD" not in environment(server), server
+    assert "POSTGRES_PASSWORD" not in environment("redis")
+    assert "REDIS_PASSWORD" not in environment("django")
+
+    # Redis answers nobody without its password.
+    refused = stack.compose("exec", "-T", "redis", "redis-cli", "ping", check=False)
+    assert "NOAUTH" in refused.stdout + refused.stderr
+    # No password on a command line that `ps` shows: Flower's and Redis's.
+    for service in ("flower", "redis"):
+        command_line = stack.compose("exec", "-T", service, "cat", "/proc/1/cmdline").stdout
+        assert stack.env_file()["FLOWER_PASSWORD"] not in command_line, service
+        assert "requirepass" not in command_line, service
+    if stack.broker == "rabbitmq":
+        # The site's RabbitMQ user has its own virtual host and is no administrator.
+        users = stack.compose("exec", "-T", "rabbitmq", "rabbitmqctl", "-q", "list_users").stdout
+        site_user = stack.env_file()["CELERY_BROKER_URL"].split("://")[1].split(":")[0]
+        assert re.search(rf"^{site_user}\s+\[management\]$", users, re.MULTILINE), users
+        assert "administrator" not in users
+        assert stack.env_file()["CELERY_BROKER_URL"].endswith(f"/{site_user}")
 
 
 def test_static_files_are_served(stack):
@@ -326,3 +386,4 @@ def test_production_refuses_to_start_with_placeholder_secrets(docker_engine, bak
     # The database and the broker never started, so no placeholder password was stored.
     assert states["postgres"] == "created"
     assert states["rabbitmq"] == "created"
+    assert states["redis"] == "created"

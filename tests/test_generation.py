@@ -183,11 +183,15 @@ def read_env_file(path):
 def test_production_entrypoint_refuses_missing_and_placeholder_secrets(bake, options):
     project = bake(**options)
     entrypoint = project / "compose" / "production" / "django" / "entrypoint"
-    base = {"PATH": "/usr/bin:/bin"}
+    base = {"PATH": f"{VENV_BIN}:/usr/bin:/bin"}
 
     def start(env):
         return subprocess.run(
-            [entrypoint, "echo", "started"], env={**base, **env}, capture_output=True, text=True
+            [entrypoint, "echo", "started"],
+            env={**base, **env},
+            cwd=project,
+            capture_output=True,
+            text=True,
         )
 
     example = start(read_env_file(project / ".env.production.example"))
@@ -205,6 +209,62 @@ def test_production_entrypoint_refuses_missing_and_placeholder_secrets(bake, opt
     assert (complete.returncode, complete.stdout) == (0, "started\n"), complete.stderr
 
 
+@pytest.mark.parametrize("broker", ["rabbitmq", "redis"])
+def test_each_production_server_file_agrees_with_the_urls_that_use_it(bake, broker):
+    project = bake(broker=broker, result_backend="redis", project_slug=f"agree_{broker}")
+    site = read_env_file(project / ".env.production")
+    postgres = read_env_file(project / ".env.production.postgres")
+    redis = read_env_file(project / ".env.production.redis")
+
+    assert f":{postgres['POSTGRES_PASSWORD']}@postgres:" in site["DATABASE_URL"]
+    for name in ("REDIS_URL", "CELERY_RESULT_BACKEND"):
+        assert site[name].startswith(f"redis://:{redis['REDIS_PASSWORD']}@redis:6379/")
+    assert "POSTGRES_PASSWORD" not in site and "REDIS_PASSWORD" not in site
+    if broker == "rabbitmq":
+        rabbitmq = read_env_file(project / ".env.production.rabbitmq")
+        user, password = rabbitmq["RABBITMQ_DEFAULT_USER"], rabbitmq["RABBITMQ_DEFAULT_PASS"]
+        vhost = rabbitmq["RABBITMQ_DEFAULT_VHOST"]
+        assert site["CELERY_BROKER_URL"] == f"amqp://{user}:{password}@rabbitmq:5672/{vhost}"
+        assert site["FLOWER_BROKER_API"].startswith(f"http://{user}:{password}@rabbitmq:")
+    else:
+        assert not (project / ".env.production.rabbitmq").exists()
+        assert not (project / "compose" / "production" / "rabbitmq").exists()
+    # Every secret differs from every other.
+    secrets_ = [postgres["POSTGRES_PASSWORD"], redis["REDIS_PASSWORD"], site["DJANGO_SECRET_KEY"]]
+    assert len(set(secrets_)) == 3
+
+
+# Weak values an operator might set, and the line each gets (no value is ever printed).
+WEAK_SETTINGS = {
+    "DJANGO_SECRET_KEY": ("secret", "DJANGO_SECRET_KEY is shorter than 50 characters"),
+    "FLOWER_PASSWORD": ("admin", "FLOWER_PASSWORD is shorter than 16 characters"),
+    "DJANGO_ALLOWED_HOSTS": ("", "DJANGO_ALLOWED_HOSTS is not set"),
+    "REDIS_URL": ("redis://redis:6379/0", "REDIS_URL has no password of at least 16"),
+}
+
+
+@pytest.mark.parametrize("name", WEAK_SETTINGS)
+def test_production_refuses_weak_settings_in_the_entrypoint_and_the_settings(bake, name):
+    """Both gates: the image's entrypoint, and production settings started without it."""
+    project = bake(project_slug="weak_settings")
+    value, line = WEAK_SETTINGS[name]
+    env = {
+        **read_env_file(project / ".env.production"),
+        name: value,
+        "PATH": f"{VENV_BIN}:/usr/bin:/bin",
+        "DJANGO_SETTINGS_MODULE": "config.settings.production",
+    }
+    entrypoint = project / "compose" / "production" / "django" / "entrypoint"
+
+    for command in ([entrypoint, "true"], [sys.executable, "manage.py", "check"]):
+        result = subprocess.run(command, env=env, cwd=project, capture_output=True, text=True)
+
+        assert result.returncode != 0, command
+        assert line in result.stderr, result.stderr[-2000:]
+        if value:
+            assert f"={value}" not in result.stderr and f"'{value}'" not in result.stderr
+
+
 def test_django_checks_and_migrations_and_own_test_suite_pass(bake, options, project_env):
     project = bake(**options)
     env = project_env(options)
@@ -212,7 +272,9 @@ def test_django_checks_and_migrations_and_own_test_suite_pass(bake, options, pro
     python = sys.executable
     run([python, "manage.py", "check", "--fail-level", "WARNING"], cwd=project, env=env)
     run([python, "manage.py", "makemigrations", "--check", "--dry-run"], cwd=project, env=env)
-    production = dict(env, DJANGO_SETTINGS_MODULE="config.settings.production")
+    production = dict(
+        env, DJANGO_SETTINGS_MODULE="config.settings.production", DJANGO_ALLOWED_HOSTS="example.com"
+    )
     run(
         [python, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=project,
@@ -236,6 +298,27 @@ def test_this_test_environment_has_the_versions_the_project_pins(bake):
     assert "Django" in pins and "celery" in pins and "sentry-sdk" in pins
     mismatched = {name: (pin, version(name)) for name, pin in pins.items() if version(name) != pin}
     assert mismatched == {}
+
+
+@pytest.mark.parametrize("use_sentry", ["y", "n"])
+def test_the_images_install_a_whole_locked_tree_with_hashes(bake, use_sentry):
+    """requirements/*.lock (scripts/lock-requirements) hold every pin of the .txt files,
+    each package with its hashes, and the Dockerfiles install nothing else."""
+    project = bake(use_sentry=use_sentry, project_slug=f"locked_{use_sentry}")
+    requirements = project / "requirements"
+
+    for name, includes in (("local", ["base", "local"]), ("production", ["base", "production"])):
+        lock = (requirements / f"{name}.lock").read_text()
+        entries = re.split(r"\n(?=[a-z0-9])", lock.split("\n", 2)[2].strip())
+        locked = dict(PIN.match(entry).groups() for entry in entries)
+        assert all("--hash=sha256:" in entry for entry in entries)
+        for include in includes:
+            for line in (requirements / f"{include}.txt").read_text().splitlines():
+                if match := PIN.match(line):
+                    assert locked.get(match[1].lower()) == match[2], (name, line)
+        assert ("sentry-sdk" in locked) == (name == "production" and use_sentry == "y")
+        dockerfile = (project / "compose" / name / "django" / "Dockerfile").read_text()
+        assert f"--require-hashes --requirement /tmp/requirements/{name}.lock" in dockerfile
 
 
 def test_generates_with_no_input_from_a_copy_of_the_template(tmp_path):

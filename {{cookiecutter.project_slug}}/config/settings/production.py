@@ -1,13 +1,19 @@
 """Production settings: HTTPS only, static files through WhiteNoise, errors to the admins.
 
-Every secret comes from the environment; nothing here has a usable default.
+Every secret comes from the environment; nothing here has a usable default, and weak
+values are refused before anything else is read.
 """
+
+from config.secrets import refuse_weak_settings
 
 from .base import *  # noqa: F403
 from .base import MIDDLEWARE, env
 
+# No process starts on a missing, short or placeholder secret (config/secrets.py).
+refuse_weak_settings()
+
 DEBUG = False
-ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["{{ cookiecutter.domain_name | lower }}"])
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
 
 # WhiteNoise serves compressed, forever-cached static files straight from the web process.
 # https://whitenoise.readthedocs.io/en/stable/django.html
