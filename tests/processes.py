@@ -13,6 +13,12 @@ from pathlib import Path
 from tests.services import wait_for
 
 
+def script_path(project: Path, script: str) -> Path:
+    """compose/local/<script>, or compose/common/<script> for one both stacks share."""
+    local = project / "compose" / "local" / script
+    return local if local.exists() else project / "compose" / "common" / script
+
+
 class ProjectProcess:
     def __init__(self, project: Path, script: str, env: dict, log_dir: Path, name=None):
         self.project = project
@@ -25,7 +31,7 @@ class ProjectProcess:
     def start(self):
         self.log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [str(self.project / "compose" / "local" / self.script)],
+            [str(script_path(self.project, self.script))],
             cwd=self.project,
             env=self.env,
             stdout=self.log,

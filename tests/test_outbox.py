@@ -284,7 +284,7 @@ def test_an_intent_whose_queue_is_gone_dies_with_one_alert_and_shows_in_the_admi
     assert intent_id in page and "1 dead</strong>" in page
 
     healthcheck = subprocess.run(
-        [project.path / "compose" / "local" / "outbox" / "healthcheck"],
+        [project.path / "compose" / "common" / "heartbeat-healthcheck", "outbox-relay", "60"],
         env=project.env,
         capture_output=True,
         text=True,

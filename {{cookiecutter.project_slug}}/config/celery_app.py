@@ -10,7 +10,7 @@ import os
 from celery import Celery
 from celery.signals import setup_logging, task_postrun, task_prerun
 
-from health import heartbeat
+from background.heartbeat import WorkerHeartbeat
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
@@ -19,8 +19,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 app = Celery("config", task_cls="background.base:BaseTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
-# Heartbeat files for the worker and beat containers' healthchecks (see health/heartbeat.py).
-heartbeat.install(app)
+# A heartbeat file for the worker containers' healthcheck (background/heartbeat.py).
+app.steps["worker"].add(WorkerHeartbeat)
 
 
 @setup_logging.connect

@@ -40,7 +40,7 @@ from django.db.models import F
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerUnreachable
 
-from health.heartbeat import HEARTBEAT_DIR
+from background.heartbeat import heartbeat_file
 
 from . import notifications
 from .confirms import BatchConfirms, Nacked
@@ -49,9 +49,9 @@ from .models import Intent
 
 logger = logging.getLogger(__name__)
 
-# Touched after every pass that reached the database; compose/*/outbox/healthcheck
+# Touched after every pass that reached the database; compose/common/heartbeat-healthcheck
 # reads its age. The relay passes at least every OUTBOX_RELAY_POLL_SECONDS.
-HEARTBEAT_FILE = HEARTBEAT_DIR / "outbox-relay.heartbeat"
+HEARTBEAT_FILE = heartbeat_file("outbox-relay")
 # Seconds between tries while the broker is unreachable: 1, 2, 4, 5, 5, ...
 BROKER_BACKOFF_MAX = 5
 # The longest wait between two attempts at one intent that failed.

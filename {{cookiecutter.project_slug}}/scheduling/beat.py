@@ -1,9 +1,10 @@
 """The scheduler beat runs: django-celery-beat's DatabaseScheduler, plus a heartbeat.
 
 Selected by CELERY_BEAT_SCHEDULER in config/settings/base.py. Schedules still come from
-the database, exactly as with the DatabaseScheduler; on every tick this subclass also
-records that beat is alive (scheduling/heartbeat.py), and it stops only between calls to
-the database and the broker (see _stop_when_safe).
+the database, exactly as with the DatabaseScheduler; after every tick this subclass also
+keeps beat's heartbeat (scheduling/heartbeat.py: the healthcheck's file and the status
+pages' row), and it stops only between calls to the database and the broker (see
+_stop_when_safe).
 https://docs.celeryq.dev/en/stable/userguide/periodic-tasks.html#using-custom-scheduler-classes
 """
 

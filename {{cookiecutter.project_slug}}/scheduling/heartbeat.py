@@ -1,10 +1,12 @@
-"""Beat's heartbeat: written by the beat process, read by the beat-status page.
+"""Beat's heartbeat, kept by its scheduler (scheduling/beat.py) after every pass of its
+loop, which runs at least every 5 seconds (django-celery-beat's loop interval).
 
-Beat wakes at least every 5 seconds (django-celery-beat's loop interval) and writes the
-time to one database row each time. The page calls beat stale when that row is older
-than BEAT_HEARTBEAT_STALE_AFTER. The row also names the process that wrote it; when a
-different process writes it between two of ours, two beats are running, and every
-periodic task is being sent twice.
+It is kept in two places, for two readers. A file (background/heartbeat.py) for the
+container's healthcheck, cheap to read every few seconds and about this container's
+beat alone. A database row for the beat-status page and the welcome page, which call
+beat stale when the row is older than BEAT_HEARTBEAT_STALE_AFTER. The row also names the
+process that wrote it; when a different process writes it between two of ours, two
+beats are running, and every periodic task is being sent twice.
 """
 
 import logging
@@ -16,11 +18,14 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 
+from background.heartbeat import heartbeat_file
+
 from .models import BeatHeartbeat
 
 logger = logging.getLogger(__name__)
 
 ROW = 1
+FILE = heartbeat_file("celery-beat")
 
 
 def this_process():
@@ -28,11 +33,13 @@ def this_process():
 
 
 def record(seen_at: datetime, identity=None, *, wrote_before: bool) -> None:
-    """Write the heartbeat of the beat process `identity` (hostname, pid).
+    """Write the heartbeat of the beat process `identity` (hostname, pid): the file,
+    then the row (which raises DatabaseError while the database is away).
 
     `wrote_before` says whether that process has written one already: if so and the row
     now names another process, another beat is running.
     """
+    FILE.touch()
     hostname, pid = identity or this_process()
     previous = BeatHeartbeat.objects.filter(pk=ROW).values_list("hostname", "pid").first()
     if wrote_before and previous is not None and previous != (hostname, pid):

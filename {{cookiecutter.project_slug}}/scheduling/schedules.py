@@ -2,7 +2,7 @@
 
 Each installed app declares its periodic tasks in its own `schedules.py`, as a list named
 SCHEDULES; `python manage.py sync_schedules` writes them all into django-celery-beat's
-tables, where beat reads them and the admin shows them (compose/local/django/migrate
+tables, where beat reads them and the admin shows them (compose/common/django/migrate
 runs it after the migrations). Change a schedule in code and the next sync applies it,
 unless someone has changed that schedule in the admin since: their change wins
 (see scheduling/sync.py).

@@ -1,6 +1,9 @@
-"""Beat's heartbeat: written on every tick, read as alive or stale, and two beats noticed."""
+"""Beat's heartbeat: written on every tick (its file and its row), read as alive or stale,
+and two beats noticed."""
 
 import logging
+import os
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,18 +17,27 @@ from scheduling.models import BeatHeartbeat
 NOW = datetime(2026, 5, 1, 12, tzinfo=UTC)
 
 
+@pytest.fixture(autouse=True)
+def beat_file(tmp_path, monkeypatch):
+    monkeypatch.setattr(heartbeat, "FILE", tmp_path / "celery-beat.heartbeat")
+    return heartbeat.FILE
+
+
 # transaction=True: the DatabaseScheduler commits and closes connections, as beat must.
 @pytest.mark.django_db(transaction=True)
-def test_the_scheduler_records_a_heartbeat_on_each_tick():
+def test_the_scheduler_records_a_heartbeat_on_each_tick(beat_file):
     scheduler = HeartbeatScheduler(app=app, lazy=True)
 
     scheduler.tick()
     first = BeatHeartbeat.objects.get()
+    os.utime(beat_file, (0, 0))
     scheduler.tick()
 
     assert BeatHeartbeat.objects.count() == 1
     assert BeatHeartbeat.objects.get().seen_at >= first.seen_at
     assert (first.hostname, first.pid) == heartbeat.this_process()
+    # The healthcheck's file, touched on the same tick.
+    assert time.time() - beat_file.stat().st_mtime < 5
 
 
 @pytest.mark.django_db

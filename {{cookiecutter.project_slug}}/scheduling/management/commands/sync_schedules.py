@@ -1,6 +1,6 @@
 """`manage.py sync_schedules`: install the schedules each installed app's schedules.py declares.
 
-compose/local/django/migrate runs it after the migrations. It is safe to run again at
+compose/common/django/migrate runs it after the migrations. It is safe to run again at
 any time, and it never overwrites a schedule changed in the admin (scheduling/sync.py).
 """
 

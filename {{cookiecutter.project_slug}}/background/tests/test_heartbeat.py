@@ -1,5 +1,5 @@
-"""The heartbeat files that the worker and beat healthchecks read: touched while the
-process runs, and by the process itself, not by a thread on the side."""
+"""The heartbeat file that the worker healthcheck reads: touched while the worker runs,
+by its own event loop, not by a thread on the side."""
 
 import os
 import time
@@ -8,13 +8,12 @@ from types import SimpleNamespace
 import pytest
 from celery.utils.timer2 import Timer
 
-from health import heartbeat
+from background import heartbeat
 
 
 @pytest.fixture
 def heartbeat_dir(tmp_path, monkeypatch):
     monkeypatch.setattr(heartbeat, "WORKER_FILE", tmp_path / "celery-worker.heartbeat")
-    monkeypatch.setattr(heartbeat, "BEAT_FILE", tmp_path / "celery-beat.heartbeat")
     return tmp_path
 
 
@@ -50,16 +49,3 @@ def test_the_worker_step_runs_in_every_worker_of_the_project():
     from config.celery_app import app
 
     assert heartbeat.WorkerHeartbeat in app.steps["worker"]
-
-
-def test_each_pass_of_beats_loop_touches_its_file(heartbeat_dir):
-    scheduler = SimpleNamespace(tick=lambda: 5.0)
-    beat_service = SimpleNamespace(scheduler=scheduler)
-
-    heartbeat.touch_beat_file_after_every_tick(sender=beat_service)
-    assert age(heartbeat.BEAT_FILE) < 5
-    make_old(heartbeat.BEAT_FILE)
-
-    # The wrapped tick still returns the scheduler's answer: when to wake up next.
-    assert scheduler.tick() == 5.0
-    assert age(heartbeat.BEAT_FILE) < 5
