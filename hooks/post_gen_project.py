@@ -4,7 +4,9 @@ Files that only one option needs are whole files in the template; this hook dele
 the ones the chosen options do not use, so no file carries Jinja branches for them.
 It then writes each env file from its committed `.example` (`.env`, and the production
 stack's `.env.production*`, one per service), replacing every `change-me-*` placeholder
-with a random secret. It never touches the network.
+with a random secret, and `.env.native`: `.env` with the servers on 127.0.0.1, where
+compose.servers.yaml publishes them for a run without Docker. It never touches the
+network.
 """
 
 import json
@@ -72,6 +74,14 @@ def fill_placeholders(text, chosen=None):
     return PLACEHOLDER.sub(secret_for, text)
 
 
+# The local stack's servers, by compose service name: what .env.native points at 127.0.0.1.
+SERVER_HOST = re.compile(r"(?<=[@/])(postgres|rabbitmq|redis|mailpit)(?=:)")
+NATIVE_HEADER = (
+    "# .env for running the site without Docker (README: Run it without Docker): the same\n"
+    "# settings, with the servers compose.servers.yaml publishes on 127.0.0.1.\n"
+)
+
+
 def write_env_files(project_dir):
     for group in ENV_FILE_GROUPS:
         chosen = {}
@@ -81,6 +91,11 @@ def write_env_files(project_dir):
                 env_file = project_dir / name
                 env_file.write_text(fill_placeholders(example.read_text(), chosen))
                 env_file.chmod(0o600)
+    native = project_dir / ".env.native"
+    # .env's settings without its header, which is about compose.
+    settings = (project_dir / ".env").read_text().split("\n\n", 1)[1]
+    native.write_text(NATIVE_HEADER + "\n" + SERVER_HOST.sub("127.0.0.1", settings))
+    native.chmod(0o600)
 
 
 def main():

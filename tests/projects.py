@@ -73,7 +73,9 @@ class Project:
         worker = self.start(
             "celery/worker/start",
             f"worker-{queue}",
-            **dict(WORKERS.get(queue, {}), CELERY_WORKER_NAME=queue, **env),
+            **dict(
+                WORKERS.get(queue, {"CELERY_WORKER_QUEUES": queue}), CELERY_WORKER_NAME=queue, **env
+            ),
         )
         worker.wait_for_log(f"{queue}@", timeout=60)
         worker.wait_for_log(" ready.", timeout=60)

@@ -108,13 +108,16 @@ def test_compose_file_validates(bake, options):
 
     for compose_file in ("compose.yaml", "compose.production.yaml"):
         run([VENV_BIN / "docker-compose", "--file", compose_file, "config", "--quiet"], cwd=project)
+    # The override for running without Docker, on top of the local stack.
+    files = ["--file", "compose.yaml", "--file", "compose.servers.yaml"]
+    run([VENV_BIN / "docker-compose", *files, "config", "--quiet"], cwd=project)
 
 
 def test_every_published_port_is_on_the_loopback_interface(bake, options):
     """Docker's published ports bypass the host's firewall: none may face the network."""
     project = bake(**options)
 
-    for compose_file in ("compose.yaml", "compose.production.yaml"):
+    for compose_file in ("compose.yaml", "compose.production.yaml", "compose.servers.yaml"):
         text = (project / compose_file).read_text()
         published = re.findall(r"^\s+ports:\n((?:\s+- .*\n)+)", text, re.M)
         entries = [line.strip()[2:] for block in published for line in block.splitlines()]
@@ -123,12 +126,26 @@ def test_every_published_port_is_on_the_loopback_interface(bake, options):
             assert entry.strip('"').startswith("127.0.0.1:"), f"{compose_file}: {entry}"
 
 
+def test_each_compose_script_is_written_once(bake, options):
+    """What both stacks run is in compose/common; no two files under compose/ are alike."""
+    project = bake(**options)
+    files = [path for path in (project / "compose").rglob("*") if path.is_file()]
+
+    contents = {}
+    for path in files:
+        contents.setdefault(path.read_bytes(), []).append(path.relative_to(project))
+    assert [paths for paths in contents.values() if len(paths) > 1] == []
+    for compose_file in ("compose.yaml", "compose.production.yaml"):
+        text = (project / compose_file).read_text()
+        # The worker, beat and relay healthchecks: one script, given the file and its age.
+        assert text.count("/app/compose/common/heartbeat-healthcheck") == 3, compose_file
+
+
 def test_start_scripts_are_executable_and_exec_their_program(bake, options):
     project = bake(**options)
 
     scripts = sorted((project / "compose").glob("*/**/start")) + [
-        project / "compose" / "local" / "django" / "migrate",
-        project / "compose" / "production" / "django" / "migrate",
+        project / "compose" / "common" / "django" / "migrate",
         project / "compose" / "production" / "django" / "entrypoint",
     ]
     assert scripts

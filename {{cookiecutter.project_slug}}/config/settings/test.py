@@ -4,7 +4,11 @@ Tests talk to the same kinds of servers as production (PostgreSQL, the broker, R
 taken from the environment, so that a test passing means the real thing works.
 """
 
-from .base import *  # noqa: F403
+from .env_file import read_env_file
+
+read_env_file()  # before base.py reads the environment
+
+from .base import *  # noqa: E402, F403
 
 # Hashing passwords slowly is a feature in production and a cost in tests.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
