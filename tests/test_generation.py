@@ -6,6 +6,7 @@ checks included) pass, migrations match the models, and the generated project's 
 test suite passes against real PostgreSQL, Redis and broker servers.
 """
 
+import ast
 import re
 import shutil
 import subprocess
@@ -139,6 +140,36 @@ def test_each_compose_script_is_written_once(bake, options):
         text = (project / compose_file).read_text()
         # The worker, beat and relay healthchecks: one script, given the file and its age.
         assert text.count("/app/compose/common/heartbeat-healthcheck") == 3, compose_file
+
+
+def imported_modules(path):
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            yield node.module
+        elif isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+
+
+def test_no_app_config_imports_from_imports_config_back(bake):
+    """config/ (settings, the Celery app) is imported by the apps; an app that config/
+    imports from must not import config/ back, in any of its modules (no package cycle,
+    as config <-> health once was)."""
+    project = bake(use_sentry="y", project_slug="no_cycles")
+    config_modules = [p for p in (project / "config").rglob("*.py") if "tests" not in p.parts]
+
+    from_apps = {
+        module
+        for path in config_modules
+        for module in imported_modules(path)
+        if (project / module.split(".")[0]).is_dir() and module.split(".")[0] != "config"
+    }
+    assert from_apps  # background.heartbeat, alerts.redaction
+    for app in {module.split(".")[0] for module in from_apps}:
+        for path in (project / app).rglob("*.py"):
+            # Tests and management commands are entry points: nothing imports them.
+            if not {"tests", "management"} & set(path.parts):
+                back = [name for name in imported_modules(path) if name.split(".")[0] == "config"]
+                assert back == [], (path, back)
 
 
 def test_start_scripts_are_executable_and_exec_their_program(bake, options):
