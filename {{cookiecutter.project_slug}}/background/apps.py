@@ -5,4 +5,5 @@ class BackgroundConfig(AppConfig):
     name = "background"
 
     def ready(self):
-        from . import queues  # noqa: F401  (connects the worker_ready handler)
+        # queues connects the worker_ready handler; system_checks registers the checks.
+        from . import queues, system_checks  # noqa: F401

@@ -278,6 +278,10 @@ CELERY_TASK_ACKS_ON_FAILURE = False
 # or RabbitMQ closes the channel of a late-ack task still running and delivers it again.
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#task-acks-on-timeout
 CELERY_TASK_ACKS_ON_TIMEOUT = True
+# The broker's consumer_timeout, in seconds: `manage.py check` flags a late-ack task
+# whose hard time limit reaches it (background/system_checks.py).
+# https://www.rabbitmq.com/docs/consumers#acknowledgement-timeout
+RABBITMQ_CONSUMER_TIMEOUT = env.int("RABBITMQ_CONSUMER_TIMEOUT", default=30 * 60)
 # Undecodable messages (broken JSON, raw bytes) are dead-lettered instead of dropped.
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#worker-consumer
 CELERY_WORKER_CONSUMER = "background.consumer:DeadLetteringConsumer"
