@@ -5,15 +5,19 @@ the ones the chosen options do not use, so no file carries Jinja branches for th
 It then writes each env file from its committed `.example` (`.env`, and the production
 stack's `.env.production*`, one per service), replacing every `change-me-*` placeholder
 with a random secret, and `.env.native`: `.env` with the servers on 127.0.0.1, where
-compose.servers.yaml publishes them for a run without Docker. It never touches the
-network.
+compose.servers.yaml publishes them for a run without Docker. Last, it records the
+template and commit the project came from, with the answers, in `.cruft.json`, so that
+`cruft update` can bring later template changes in (docs: updating). It never touches
+the network.
 """
 
 import json
+import os
 import re
 import secrets
 import shlex
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -98,12 +102,64 @@ def write_env_files(project_dir):
     native.chmod(0o600)
 
 
+# Written from each render, never merged by an update: the env files hold this
+# project's own secrets.
+UPDATE_SKIPS = [
+    ".env",
+    ".env.native",
+    ".env.production",
+    ".env.production.postgres",
+    ".env.production.rabbitmq",
+    ".env.production.redis",
+]
+
+
+def template_source(options):
+    """Where the template came from: its absolute path when it was a local checkout (a
+    relative path is taken from the directory cookiecutter was started in: PWD, since
+    hooks run inside the new project), else the URL or abbreviation it was given."""
+    template = options.get("_template", "")
+    local = Path(os.environ.get("PWD", "."), template)
+    return str(local.resolve()) if local.is_dir() else template
+
+
+def template_commit(source):
+    """The commit of a local git checkout of the template, or None."""
+    if not Path(source).is_dir():
+        return None
+    top = subprocess.run(
+        ["git", "-C", source, "rev-parse", "--show-toplevel", "HEAD"],
+        capture_output=True,
+        text=True,
+    )
+    lines = top.stdout.split()
+    if top.returncode != 0 or Path(lines[0]).resolve() != Path(source).resolve():
+        return None
+    return lines[1]
+
+
+def write_cruft_state(project_dir, options):
+    """`.cruft.json` as `cruft create` writes it: https://cruft.github.io/cruft/"""
+    source = template_source(options)
+    answers = {key: value for key, value in options.items() if not key.startswith("_")}
+    state = {
+        "template": source,
+        "commit": template_commit(source),
+        "checkout": None,
+        "context": {"cookiecutter": {**answers, "_template": source}},
+        "directory": None,
+        "skip": UPDATE_SKIPS,
+    }
+    (project_dir / ".cruft.json").write_text(json.dumps(state, indent=2) + "\n")
+
+
 def main():
     project_dir = Path.cwd()
     # Cookiecutter renders this file with Jinja before running it.
     options = json.loads(r"""{{ cookiecutter | jsonify }}""")
     remove_unused_paths(project_dir, options)
     write_env_files(project_dir)
+    write_cruft_state(project_dir, options)
     # The absolute path: the README generates into `..`, where a bare `cd my_site` fails.
     print(
         f"\nCreated {project_dir.name} with random secrets in .env and .env.production*. "
