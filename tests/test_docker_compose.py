@@ -20,12 +20,14 @@ Where no Docker engine can start, these tests are skipped with the reason; in CI
 import json
 import os
 import re
+import subprocess
 import time
 
 import pytest
 import requests
 
 from tests import services
+from tests.conftest import VENV_BIN
 from tests.docker_engine import DockerEngine, DockerUnavailable
 from tests.site_users import create_user_code, sign_in
 
@@ -356,6 +358,43 @@ def test_flower_asks_for_its_login_and_lists_every_worker(stack):
 
     assert workers.status_code == 200
     assert sorted(name.split("@")[0] for name in workers.json()) == sorted(WORKERS)
+
+
+def test_every_make_target_runs(stack):
+    """The Makefile's targets, run as a developer runs them, on this stack (last: it ends
+    with `make reset`)."""
+    if stack.kind != "local":
+        pytest.skip("the Makefile drives the local stack")
+    env = dict(stack.engine.env, COMPOSE_FILE=":".join(stack.files))
+    compose = f"COMPOSE={VENV_BIN / 'docker-compose'}"
+
+    def make(*args, stdin=None, timeout=600):
+        return subprocess.run(
+            ["make", "--no-print-directory", compose, *args],
+            cwd=stack.project, env=env, input=stdin, capture_output=True, text=True,
+            timeout=timeout,
+        )  # fmt: skip
+
+    targets = re.findall(r"^([a-z]+)\t", make("help").stdout, re.MULTILINE)
+    assert targets == ["help", "up", "down", "reset", "logs", "manage", "test", "lint", "shell"]
+    assert make("up").returncode == 0
+    assert "no issues" in make("manage", "ARGS=check --tag celery").stdout
+    assert make("lint").returncode == 0
+    tested = make("test", "ARGS=-q -p no:cacheprovider background scheduling")
+    assert tested.returncode == 0 and " passed" in tested.stdout, tested.stdout[-3000:]
+    shell = make("shell", stdin="python -c 'print(6 * 7)'\n")
+    assert shell.returncode == 0 and "42" in shell.stdout, shell.stderr
+    # logs follows until stopped: the first lines are enough.
+    logs = subprocess.run(
+        ["timeout", "10", "make", compose, "logs", "SERVICE=django"],
+        cwd=stack.project, env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    assert logs.returncode == 124 and "django" in logs.stdout
+    assert make("down").returncode == 0
+    assert stack.containers() == []
+    assert make("reset").returncode == 0
+    volumes = stack.engine.docker("volume", "ls", "--quiet").stdout
+    assert f"{stack.project.name}_postgres_data" not in volumes
 
 
 def test_production_refuses_to_start_with_placeholder_secrets(docker_engine, bake):
