@@ -60,7 +60,6 @@ def log_dir(tmp_path):
 def project(bake, project_env, postgres, log_dir):
     options = {"broker": "rabbitmq", "result_backend": "django-db", "include_examples": "y"}
     project = Project.migrated(bake, project_env, postgres, log_dir, options, "guides")
-    project.env["PATH"] = f"{VENV_BIN}:/usr/bin:/bin"
     yield project
     project.stop()
 
@@ -69,9 +68,9 @@ def test_add_a_task_a_queue_and_a_schedule(project):
     for title in ("Add a task", "Add a queue", "Add a schedule"):
         follow(project, title)
 
-    for files in (["compose.yaml"], ["compose.production.yaml"]):
-        compose = [VENV_BIN / "docker-compose", *(f for name in files for f in ("-f", name))]
-        subprocess.run([*compose, "config", "--quiet"], cwd=project.path, check=True)
+    for compose_file in ("compose.yaml", "compose.production.yaml"):
+        config = [VENV_BIN / "docker-compose", "--file", compose_file, "config", "--quiet"]
+        subprocess.run(config, cwd=project.path, check=True)
     project.manage("check", "--fail-level", "WARNING")
     project.run_to_end("django/migrate")  # declares the new queue, installs the schedule
     worker = project.start_worker("invoices")
@@ -91,7 +90,6 @@ def test_add_a_task_a_queue_and_a_schedule(project):
 def test_remove_the_examples(bake, project_env, postgres, log_dir):
     options = {"broker": "redis", "result_backend": "redis", "include_examples": "y"}
     project = Project.migrated(bake, project_env, postgres, log_dir, options, "no_examples")
-    project.env["PATH"] = f"{VENV_BIN}:/usr/bin:/bin"
     steps = (project.path / "examples" / "README.md").read_text().split("## Removing them", 1)[1]
     drop_tables = re.search(r"```bash\n(.*?)\n\s*```", steps, re.S)[1]
     sync = re.search(r"Run `docker compose run --rm django ([^`]+)`", steps)[1]

@@ -7,6 +7,7 @@ They read the project's Celery app as the worker will run it: its configuration,
 every task of every installed app (imported here as the worker imports them).
 """
 
+import functools
 import importlib
 import re
 from datetime import timedelta
@@ -24,16 +25,27 @@ COMPOSE_FILES = ("compose.yaml", "compose.production.yaml")
 WORKER_QUEUES = re.compile(r"^\s*CELERY_WORKER_QUEUES:\s*['\"]?([\w,.-]+)", re.MULTILINE)
 
 
-def project_tasks():
-    """The project's own tasks by name (Celery's built-in celery.* tasks left out), after
-    importing each installed app's tasks.py as the worker's autodiscovery does. (Not
-    through the loader's import_modules signal: Celery's Django fixup runs the system
-    checks on it, which would call this again.)"""
+@functools.cache
+def import_tasks_modules():
+    """Import each installed app's tasks.py, as the worker's autodiscovery does; once per
+    process, whichever check asks first. (Not through the loader's import_modules signal:
+    Celery's Django fixup runs the system checks on it, which would call this again.)"""
     for config in apps.get_app_configs():
         if importlib.util.find_spec(f"{config.name}.tasks"):
             importlib.import_module(f"{config.name}.tasks")
+
+
+def project_tasks():
+    """The project's own tasks by name (Celery's built-in celery.* tasks left out)."""
+    import_tasks_modules()
     tasks = current_app.tasks
     return {name: task for name, task in tasks.items() if not name.startswith("celery.")}
+
+
+def broker_driver():
+    """The transport the worker will use, "amqp" or "redis" (kombu connects to nothing)."""
+    with current_app.connection_for_write() as connection:
+        return connection.transport.driver_type
 
 
 def seconds(value):
@@ -150,7 +162,7 @@ def limits(task):
 @register(TAG)
 def time_limits_are_consistent(app_configs, **kwargs):
     errors = []
-    on_rabbitmq = current_app.conf.broker_url.startswith(("amqp", "pyamqp"))
+    on_rabbitmq = broker_driver() == "amqp"
     consumer_timeout = settings.RABBITMQ_CONSUMER_TIMEOUT
     for name, task in sorted(project_tasks().items()):
         soft, hard = limits(task)
@@ -192,7 +204,7 @@ def longest_wait(task):
 
 @register(TAG)
 def redis_visibility_timeout_outlasts_every_countdown(app_configs, **kwargs):
-    if not current_app.conf.broker_url.startswith(("redis", "rediss")):
+    if broker_driver() != "redis":
         return []
     options = current_app.conf.broker_transport_options or {}
     timeout = seconds(options.get("visibility_timeout", 3600))

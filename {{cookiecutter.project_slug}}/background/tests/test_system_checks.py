@@ -100,9 +100,13 @@ def test_a_soft_time_limit_not_below_the_hard_one(make_task):
     assert ids() == ["celery.E005"]
 
 
-def test_a_late_ack_task_outliving_rabbitmqs_consumer_timeout(monkeypatch, make_task, settings):
-    # Celery reads the broker URL from the environment first.
+def test_a_late_ack_task_outliving_rabbitmqs_consumer_timeout(
+    monkeypatch, conf, make_task, settings
+):
+    # Celery reads the broker URL from the environment first; a Redis project also names
+    # its own Redis transport, which an amqp:// URL does not use.
     monkeypatch.setenv("CELERY_BROKER_URL", "amqp://guest@rabbitmq//")
+    conf(broker_transport=None)
     settings.RABBITMQ_CONSUMER_TIMEOUT = 1800
     make_task("checks.long", acks_late=True, soft_time_limit=1700, time_limit=1800)
 
