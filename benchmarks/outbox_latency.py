@@ -244,7 +244,7 @@ def main():
 
     started = time.monotonic()
     print(f"{platform.node()}: {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}")
-    services.ensure_debian_packages()
+    services.ensure_servers()
     with tempfile.TemporaryDirectory(prefix="outbox-bench-") as directory:
         workdir = Path(directory)
         with (

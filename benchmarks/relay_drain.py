@@ -127,7 +127,7 @@ def main():
     parser.add_argument("--intents", type=int, default=20_000)
     options = parser.parse_args()
     print(f"{platform.node()}: {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}")
-    services.ensure_debian_packages()
+    services.ensure_servers()
     with tempfile.TemporaryDirectory(prefix="relay-bench-") as directory:
         workdir = Path(directory)
         with (

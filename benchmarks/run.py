@@ -238,7 +238,7 @@ def memory_of(pid):
 
 class Servers:
     def __init__(self, root):
-        services.ensure_debian_packages()
+        services.ensure_servers()
         self.postgres = services.PostgresServer(root / "postgres")
         self.redis = services.RedisServer(root / "redis")
         self.probe = services.RedisServer(root / "probe")

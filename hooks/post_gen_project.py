@@ -30,6 +30,7 @@ UNUSED_PATHS = {
             "outbox/tests/test_confirms.py",
             ".env.production.rabbitmq.example",
             "compose/production/rabbitmq",
+            "compose/common/rabbitmq",
         ],
     },
     "use_sentry": {

@@ -97,7 +97,7 @@ def server_root():
     Each new pytest session resets its temporary root to mode 0700, which would cut a
     server of another session, still running, off from its own files.
     """
-    services.ensure_debian_packages()
+    services.ensure_servers()
     root = Path(tempfile.mkdtemp(prefix="cdc-test-servers-"))
     root.chmod(0o711)
     yield root

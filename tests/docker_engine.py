@@ -8,10 +8,11 @@ No image registry is reachable where these tests run, so nothing is pulled. Inst
   Its data directory lives in CACHE_DIR, so images survive from one test session to the
   next on the same machine, and a lock lets only one session use it at a time.
 - `DockerEngine.provide_images(project)` gives every image a generated project names
-  (`postgres:17`, `python:3.12-slim-bookworm`, ...) a stand-in built from tests/standins/
-  on a Debian bookworm made with debootstrap, tagged with the official name. Each
-  stand-in is labelled with a hash of its recipe: a changed recipe is rebuilt, an
-  unchanged one is reused, and an empty cache builds everything (a few minutes).
+  (`postgres:17.12`, `python:3.13.5-slim-trixie`, ...) a stand-in built from
+  tests/standins/ on the Debian root of tests/debian_root.py, tagged with the official
+  name. Each stand-in is labelled with a hash of its recipe: a changed recipe is
+  rebuilt, an unchanged one is reused, and an empty cache builds everything (a few
+  minutes).
 - `DockerEngine.build_project_images(project, compose_file)` builds the project's own
   images with `docker build --network=host`, so that pip inside the build reaches PyPI;
   the compose files themselves stay as users run them.
@@ -22,7 +23,6 @@ engine is stopped at interpreter exit.
 
 import atexit
 import fcntl
-import hashlib
 import json
 import os
 import re
@@ -33,11 +33,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from tests import debian_root
 from tests.conftest import VENV_BIN
+from tests.debian_root import CACHE_DIR, digest
 
-CACHE_DIR = Path(
-    os.environ.get("TEMPLATE_TEST_DOCKER_CACHE", "/var/cache/cookiecutter-django-celery")
-)
 DEBIAN_PACKAGES = ("docker.io", "debootstrap")
 STANDINS = Path(__file__).resolve().parent / "standins"
 # Repository part of an image reference -> the stand-in recipe in tests/standins/.
@@ -49,9 +48,6 @@ STANDIN_RECIPES = {
     "axllent/mailpit": "mailpit",
 }
 RECIPE_LABEL = "org.cookiecutter-django-celery.standin-recipe"
-# Certificates this machine added to its own trust store (an egress proxy's, say): the
-# stand-ins trust them too, so that pip and apt inside image builds work here as on the host.
-EXTRA_CA_CERTIFICATES = Path("/usr/local/share/ca-certificates")
 
 
 class DockerUnavailable(Exception):
@@ -90,31 +86,6 @@ def ensure_debian_packages():
         )
     except RuntimeError as error:
         raise DockerUnavailable(f"installing {' '.join(DEBIAN_PACKAGES)} failed: {error}") from None
-
-
-def debian_mirror():
-    """The Debian mirror this machine's apt uses (debootstrap must use the same one)."""
-    sources = Path("/etc/apt/sources.list.d")
-    for path in sorted(sources.glob("*.sources")):
-        for stanza in path.read_text().split("\n\n"):
-            fields = dict(re.findall(r"^(\w[\w-]*):\s*(.*)$", stanza, re.M))
-            if "bookworm" in fields.get("Suites", "").split():
-                return fields["URIs"].split()[0]
-    for path in [Path("/etc/apt/sources.list"), *sorted(sources.glob("*.list"))]:
-        if path.exists():
-            if match := re.search(
-                r"^deb\s+(?:\[[^]]*\]\s+)?(\S+)\s+bookworm\s", path.read_text(), re.M
-            ):
-                return match[1]
-    return "http://deb.debian.org/debian"
-
-
-def digest(*parts):
-    sha = hashlib.sha256()
-    for part in parts:
-        sha.update(part if isinstance(part, bytes) else str(part).encode())
-        sha.update(b"\0")
-    return sha.hexdigest()[:16]
 
 
 def recipe_files(directory):
@@ -336,29 +307,19 @@ class DockerEngine:
         )  # fmt: skip
 
     def _base_image(self):
-        """A minimal Debian bookworm from debootstrap, imported once and kept."""
-        mirror = debian_mirror()
-        certificates = sorted(EXTRA_CA_CERTIFICATES.rglob("*.crt"))
-        key = digest(
-            "debootstrap --variant=minbase bookworm",
-            mirror,
-            *(c.read_bytes() for c in certificates),
-        )
-        reference = f"standin-bookworm:{key}"
+        """The minimal Debian root of tests/debian_root.py, imported once and kept."""
+        key = debian_root.minbase_key()
+        reference = f"standin-{debian_root.SUITE}:{key}"
         if self.image_label(reference, RECIPE_LABEL) == key:
             return reference
-        with tempfile.TemporaryDirectory(dir=self.cache_dir) as scratch:
-            rootfs = Path(scratch) / "rootfs"
-            run(["debootstrap", "--variant=minbase", "bookworm", rootfs, mirror], timeout=1800)
-            trusted = rootfs / "usr/local/share/ca-certificates"
-            trusted.mkdir(parents=True, exist_ok=True)
-            for certificate in certificates:
-                shutil.copy(certificate, trusted / certificate.name)
-            with subprocess.Popen(["tar", "-C", rootfs, "-c", "."], stdout=subprocess.PIPE) as tar:
-                self.docker(
-                    "import", "--change", f"LABEL {RECIPE_LABEL}={key}", "-", reference,
-                    stdin=tar.stdout, timeout=600,
-                )  # fmt: skip
+        rootfs = debian_root.minbase()
+        with subprocess.Popen(
+            ["tar", "-C", rootfs, "--exclude=./.complete", "-c", "."], stdout=subprocess.PIPE
+        ) as tar:
+            self.docker(
+                "import", "--change", f"LABEL {RECIPE_LABEL}={key}", "-", reference,
+                stdin=tar.stdout, timeout=600,
+            )  # fmt: skip
         return reference
 
 

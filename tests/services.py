@@ -2,8 +2,9 @@
 
 Each server lives in its own base directory, listens on 127.0.0.1 on ports picked at random, and
 is started, stopped, killed and restarted by PID, so tests can exercise what mocks cannot:
-reconnection, durability after a crash, real SQL and real AMQP. The Debian packages provide the
-binaries; the system services they come with are never used.
+reconnection, durability after a crash, real SQL and real AMQP. The binaries are Debian's, from
+the root tests/debian_root.py makes (Debian 13's RabbitMQ 4, PostgreSQL 17 and Redis 8 unless
+TEMPLATE_TEST_DEBIAN says otherwise); the system services they come with are never used.
 
     with RedisServer(tmp_path / "redis") as redis:
         settings.CELERY_RESULT_BACKEND = redis.url(1)
@@ -14,7 +15,7 @@ Every server started here is stopped at interpreter exit, even if a test session
 """
 
 import atexit
-import glob
+import functools
 import hashlib
 import json
 import os
@@ -34,68 +35,62 @@ import urllib.request
 from base64 import b64encode
 from pathlib import Path
 
+from tests import debian_root
+
 __all__ = [
     "PostgresServer",
     "RabbitMQServer",
     "RedisServer",
     "ensure_chromium",
-    "ensure_debian_packages",
+    "ensure_servers",
     "free_port",
+    "in_root",
     "postgres_bin_dir",
     "wait_for",
 ]
 
 HOST = "127.0.0.1"
-DEBIAN_PACKAGES = ("rabbitmq-server", "redis-server", "postgresql")
-# The scripts in /usr/sbin switch to the rabbitmq user and its /var/lib/rabbitmq; these do not.
+# Paths inside the servers' root. The scripts in /usr/sbin switch to the rabbitmq user and
+# its /var/lib/rabbitmq; these do not.
 RABBITMQ_BIN = Path("/usr/lib/rabbitmq/bin")
 # Debian's browser, which the browser tests drive through Playwright (whose own browser
 # downloads are not used); with a font, so that screenshots show text.
+# The generated project's RabbitMQ refuses what RabbitMQ 4 deprecates; so do the tests'.
+DEPRECATED_FEATURES_CONF = (
+    Path(__file__).resolve().parent.parent
+    / "{{cookiecutter.project_slug}}/compose/common/rabbitmq/deprecated-features.conf"
+)
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_PACKAGES = ("chromium", "fonts-dejavu-core")
 
 
-def ensure_debian_packages() -> None:
-    """Install the servers' Debian packages if any is missing, so a fresh CI image just works."""
-    if (
-        (RABBITMQ_BIN / "rabbitmq-server").exists()
-        and shutil.which("redis-server")
-        and glob.glob("/usr/lib/postgresql/*/bin/initdb")
-    ):
-        return
-    _apt_install(DEBIAN_PACKAGES)
+@functools.cache
+def ensure_servers() -> Path:
+    """The root the servers run from, made on first use (tests/debian_root.py)."""
+    return debian_root.servers_root()
+
+
+def in_root(args: list, *, cwd: Path | str = "/", binds=()) -> list:
+    """The command line that runs args (paths inside the servers' root) on this host.
+
+    /tmp is shared with the host; binds names other host directories the program needs.
+    """
+    return debian_root.command(ensure_servers(), args, cwd=cwd, binds=binds)
 
 
 def ensure_chromium() -> Path:
     """Install Debian's Chromium if it is missing; return its path."""
     if not CHROMIUM.exists():
-        _apt_install(CHROMIUM_PACKAGES)
+        debian_root.apt_install(CHROMIUM_PACKAGES)
     return CHROMIUM
 
 
-def _apt_install(packages) -> None:
-    if os.geteuid() == 0:
-        as_root = []
-    elif shutil.which("sudo"):
-        as_root = ["sudo", "-n"]
-    else:
-        raise RuntimeError(
-            "Install the Debian packages " + " ".join(packages) + " (needs root or sudo)"
-        )
-    _run([*as_root, "apt-get", "update"], timeout=600)
-    _run(
-        [*as_root, "env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y"]
-        + ["--no-install-recommends", *packages],
-        timeout=1800,
-    )
-
-
 def postgres_bin_dir() -> Path:
-    """The bin directory of the newest installed PostgreSQL (Debian keeps it off PATH)."""
-    bin_dirs = glob.glob("/usr/lib/postgresql/*/bin")
-    if not bin_dirs:
-        raise RuntimeError("PostgreSQL is not installed; call ensure_debian_packages()")
-    return Path(max(bin_dirs, key=lambda path: float(Path(path).parent.name)))
+    """The bin directory of PostgreSQL inside the servers' root (Debian keeps it off PATH)."""
+    root = ensure_servers()
+    bin_dirs = list(root.glob("usr/lib/postgresql/*/bin"))
+    newest = max(bin_dirs, key=lambda path: float(path.parent.name))
+    return Path("/") / newest.relative_to(root)
 
 
 _ports_handed_out: set[int] = set()
@@ -261,7 +256,6 @@ class _Server:
         if self._is_up():
             raise RuntimeError(f"{self!r} is already running")
         self.kill()  # a no-op, unless the server crashed and left something to clean up
-        ensure_debian_packages()
         _unclosed_servers.add(self)
         try:
             self._start(time.monotonic() + self.start_timeout)
@@ -295,6 +289,11 @@ class _Server:
             self.stop()
         finally:
             _unclosed_servers.discard(self)
+
+    def _in_root(self, args: list, cwd: Path | str = "/") -> list[str]:
+        """args as a command line that runs in the servers' root and sees base_dir."""
+        binds = [] if self.base_dir.is_relative_to("/tmp") else [self.base_dir]
+        return [str(arg) for arg in in_root(args, cwd=cwd, binds=binds)]
 
     def _is_up(self) -> bool:
         return self._pid is not None and _is_running(
@@ -384,8 +383,10 @@ class PostgresServer(_Server):
     def psql(self, sql: str, db: str = "postgres") -> str:
         """Run SQL as the superuser over the Unix socket; return psql's unaligned output."""
         return _run(
-            [postgres_bin_dir() / "psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"]
-            + ["-h", self.socket_dir, "-p", self.port, "-U", self.superuser, "-d", db],
+            self._in_root(
+                [postgres_bin_dir() / "psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"]
+                + ["-h", self.socket_dir, "-p", self.port, "-U", self.superuser, "-d", db]
+            ),
             input=sql,
         ).rstrip("\n")
 
@@ -415,22 +416,20 @@ class PostgresServer(_Server):
         self._pid = self._pid_from_file()
 
     def _prepare_directories(self) -> None:
+        uid, gid = debian_root.ids(ensure_servers(), "postgres")
         for directory in {self.base_dir, self.socket_dir}:
             directory.mkdir(mode=0o700, exist_ok=True)
-            if os.geteuid() == 0:
-                shutil.chown(directory, "postgres", "postgres")
-        if os.geteuid() == 0:
-            # The postgres user must be able to reach base_dir (e.g. under /tmp/pytest-of-root).
-            for parent in self.base_dir.parents:
-                mode = parent.stat().st_mode
-                if not mode & stat.S_IXOTH:
-                    parent.chmod(mode | stat.S_IXOTH)
+            os.chown(directory, uid, gid)
+        # The postgres user must be able to reach base_dir (e.g. under /tmp/pytest-of-root).
+        for parent in self.base_dir.parents:
+            mode = parent.stat().st_mode
+            if not mode & stat.S_IXOTH:
+                parent.chmod(mode | stat.S_IXOTH)
 
     def _initdb(self) -> None:
         password_file = self.base_dir / "superpassword"
         password_file.write_text(self.superpassword)
-        if os.geteuid() == 0:
-            shutil.chown(password_file, "postgres", "postgres")
+        os.chown(password_file, *debian_root.ids(ensure_servers(), "postgres"))
         try:
             self._as_postgres(
                 [postgres_bin_dir() / "initdb", "-D", self.data_dir, "-U", self.superuser]
@@ -453,9 +452,8 @@ class PostgresServer(_Server):
 
     def _as_postgres(self, args: list, **kwargs) -> str:
         """Run a server command as the postgres user, which initdb and postgres insist on."""
-        if os.geteuid() == 0:
-            args = ["runuser", "-u", "postgres", "--", *args]
-        return _run(args, cwd=self.base_dir, **kwargs)
+        args = self._in_root(["runuser", "-u", "postgres", "--", *args], cwd=self.base_dir)
+        return _run(args, **kwargs)
 
     def _send(self, sig: int) -> None:
         if sig != signal.SIGKILL:
@@ -504,15 +502,17 @@ class RedisServer(_Server):
 
     def cli(self, *args: str, timeout: float = 120) -> str:
         """Run a redis-cli command against this server; return its output."""
-        command = ["redis-cli", "-h", self.host, "-p", self.port, *args]
+        command = self._in_root(["redis-cli", "-h", self.host, "-p", self.port, *args])
         return _run(command, timeout=timeout).rstrip("\n")
 
     def _start(self, deadline: float) -> None:
         self.pid_file.unlink(missing_ok=True)  # a killed server leaves it behind
         _run(
-            ["redis-server", "--port", self.port, "--bind", self.host, "--dir", self.base_dir]
-            + ["--appendonly", "yes", "--appendfsync", "always", "--save", ""]
-            + ["--daemonize", "yes", "--pidfile", self.pid_file, "--logfile", self.log_file]
+            self._in_root(
+                ["redis-server", "--port", self.port, "--bind", self.host, "--dir", self.base_dir]
+                + ["--appendonly", "yes", "--appendfsync", "always", "--save", ""]
+                + ["--daemonize", "yes", "--pidfile", self.pid_file, "--logfile", self.log_file]
+            )
         )
         wait_for(
             self._answers_ping,
@@ -600,7 +600,9 @@ class RabbitMQServer(_Server):
 
     def ctl(self, *args: str) -> str:
         """Run rabbitmqctl against this node; return its output."""
-        return _run([RABBITMQ_BIN / "rabbitmqctl", *args], env=self._env, timeout=150)
+        return _run(
+            self._in_root([RABBITMQ_BIN / "rabbitmqctl", *args]), env=self._env, timeout=150
+        )
 
     def close(self) -> None:
         try:
@@ -659,6 +661,7 @@ management.tcp.ip = {self.host}
 management.tcp.port = {self.management_port}
 disk_free_limit.absolute = 50MB
 """
+            + DEPRECATED_FEATURES_CONF.read_text()
         )
 
     def _start(self, deadline: float) -> None:
@@ -667,7 +670,7 @@ disk_free_limit.absolute = 50MB
         self.pid_file.unlink(missing_ok=True)  # a killed node leaves it behind
         with self.log_file.open("ab") as log:
             self._launcher = subprocess.Popen(
-                [RABBITMQ_BIN / "rabbitmq-server"],
+                self._in_root([RABBITMQ_BIN / "rabbitmq-server"], cwd=self.base_dir),
                 env=self._env,
                 cwd=self.base_dir,
                 stdin=subprocess.DEVNULL,
@@ -693,7 +696,7 @@ disk_free_limit.absolute = 50MB
             return
         with (self.base_dir / "epmd.log").open("ab") as log:
             self._epmd = subprocess.Popen(
-                ["epmd", "-port", str(self.epmd_port), "-address", self.host],
+                self._in_root(["epmd", "-port", self.epmd_port, "-address", self.host]),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,

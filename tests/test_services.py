@@ -2,19 +2,25 @@
 kill and a restart. Run with -s to see how long each start takes."""
 
 import contextlib
+import re
 import socket
 import subprocess
 import time
+import urllib.error
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 
+from tests import debian_root
+from tests.conftest import TEMPLATE_DIR
 from tests.services import (
     PostgresServer,
     RabbitMQServer,
     RedisServer,
+    ensure_servers,
     free_port,
+    in_root,
     postgres_bin_dir,
 )
 
@@ -37,7 +43,22 @@ def timed(label: str, action) -> None:
 def psql_over_tcp(url: str, sql: str) -> str:
     """Run SQL as the URL's user, over TCP, so the role's password is really checked."""
     return subprocess.run(
-        [postgres_bin_dir() / "psql", url, "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql],
+        [
+            str(arg)
+            for arg in in_root(
+                [
+                    postgres_bin_dir() / "psql",
+                    url,
+                    "-X",
+                    "-A",
+                    "-t",
+                    "-v",
+                    "ON_ERROR_STOP=1",
+                    "-c",
+                    sql,
+                ]
+            )
+        ],
         capture_output=True,
         text=True,
         check=True,
@@ -133,4 +154,42 @@ def test_rabbitmq_keeps_persistent_messages_across_a_kill(tmp_path_factory):
             {"count": 1, "ackmode": "ack_requeue_false", "encoding": "auto"},
         )
         assert [message["payload"] for message in messages] == ["hello"]
+
+        # Configured as the generated project's broker: RabbitMQ 4's deprecated transient
+        # non-exclusive queues are refused (compose/common/rabbitmq/deprecated-features.conf).
+        with pytest.raises(urllib.error.HTTPError, match="transient_nonexcl_queues"):
+            server.api("PUT", f"queues/{vhost}/transient", {"durable": False, "auto_delete": True})
         timed("RabbitMQ graceful stop", server.stop)
+
+
+def upstream_version(debian_version: str) -> str:
+    """5:8.0.2-3+deb13u3 -> 8.0.2"""
+    return debian_version.partition(":")[2 if ":" in debian_version else 0].rsplit("-", 1)[0]
+
+
+@pytest.mark.skipif(
+    debian_root.SUITE != "trixie", reason="the compose files name Debian 13's versions"
+)
+def test_the_compose_files_name_the_versions_the_tests_run():
+    """Every server image a compose file names, and the Python the Dockerfiles start from,
+    is the release the servers' root (and so every stand-in) runs."""
+    root = ensure_servers()
+    tested = {
+        "postgres": upstream_version(debian_root.package_version(root, "postgresql-17")),
+        "rabbitmq": upstream_version(debian_root.package_version(root, "rabbitmq-server")),
+        "redis": upstream_version(debian_root.package_version(root, "redis-server")),
+        "python": upstream_version(debian_root.candidate_version(root, "python3.13")),
+    }
+    project = TEMPLATE_DIR / "{{cookiecutter.project_slug}}"
+    named = []
+    for path in [
+        *project.glob("compose*.yaml"),
+        *project.glob("compose/*/django/Dockerfile"),
+        project / ".github/workflows/ci.yml",
+    ]:
+        named += re.findall(
+            r"(?:image:|FROM)\s+(postgres|rabbitmq|redis|python):(\S+)", path.read_text()
+        )
+    assert {name for name, _ in named} == set(tested)
+    for name, tag in named:
+        assert tag.split("-")[0] == tested[name], f"{name}:{tag} is not the tested {tested[name]}"

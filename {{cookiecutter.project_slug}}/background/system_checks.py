@@ -182,8 +182,8 @@ def time_limits_are_consistent(app_configs, **kwargs):
                     f"The late-ack task {name!r} may run {hard} s, as long as RabbitMQ's "
                     f"consumer timeout ({consumer_timeout} s) or longer: RabbitMQ would "
                     "close the worker's channel and deliver the task again while it runs.",
-                    hint="Lower its time_limit, or raise consumer_timeout on the broker and "
-                    "RABBITMQ_CONSUMER_TIMEOUT with it.",
+                    hint="Lower its time_limit, or raise RABBITMQ_CONSUMER_TIMEOUT, which "
+                    "sets each queue's x-consumer-timeout.",
                     obj=name,
                     id="celery.E006",
                 )

@@ -229,6 +229,17 @@ CELERY_RESULT_ACCEPT_CONTENT = ["json"]
 # https://docs.celeryq.dev/en/stable/userguide/routing.html
 # ---------------------------------------------------------------------------
 DEAD_LETTER_QUEUE = "dead_letter"
+# A task message delivered this many times without being acknowledged (its worker
+# process died on it each time, say) is dead-lettered on the next return instead of
+# being delivered again. RabbitMQ 4 would otherwise stop at 20.
+# https://www.rabbitmq.com/docs/quorum-queues#poison-message-handling
+RABBITMQ_DELIVERY_LIMIT = env.int("RABBITMQ_DELIVERY_LIMIT", default=5)
+# How long, in seconds, a worker may hold a late-ack task unacknowledged before RabbitMQ
+# closes its channel and delivers the task again. Set on each queue, so broker and
+# `manage.py check` (which flags a late-ack hard time limit that reaches it, see
+# background/system_checks.py) read the same number.
+# https://www.rabbitmq.com/docs/consumers#acknowledgement-timeout
+RABBITMQ_CONSUMER_TIMEOUT = env.int("RABBITMQ_CONSUMER_TIMEOUT", default=30 * 60)
 
 
 def task_queue(name):
@@ -238,9 +249,12 @@ def task_queue(name):
     recommends for queues that must not lose messages. Their topic exchange lets Celery
     delay countdown/ETA tasks inside the broker instead of holding them in a worker.
     https://docs.celeryq.dev/en/stable/getting-started/backends-and-brokers/rabbitmq.html#using-quorum-queues
-    A message that is rejected (an unknown task, a pickle or undecodable body) or whose
-    late-ack task fails for good goes to DEAD_LETTER_QUEUE, for a person to inspect.
-    https://www.rabbitmq.com/docs/dlx
+    A message that is rejected (an unknown task, a pickle or undecodable body), whose
+    late-ack task fails for good, or that reaches RABBITMQ_DELIVERY_LIMIT goes to
+    DEAD_LETTER_QUEUE, for a person to inspect. Dead-lettering is at-least-once: the
+    message leaves this queue only once the dead-letter queue has confirmed it (which
+    needs the reject-publish overflow; no length limit is set, so nothing is refused).
+    https://www.rabbitmq.com/docs/quorum-queues#dead-lettering
     The Redis transport ignores these arguments: Redis has no quorum queues and no
     dead-lettering, so there a rejected message is dropped (and logged by the worker).
     """
@@ -252,6 +266,10 @@ def task_queue(name):
             "x-queue-type": "quorum",
             "x-dead-letter-exchange": "",
             "x-dead-letter-routing-key": DEAD_LETTER_QUEUE,
+            "x-dead-letter-strategy": "at-least-once",
+            "x-overflow": "reject-publish",
+            "x-delivery-limit": RABBITMQ_DELIVERY_LIMIT,
+            "x-consumer-timeout": RABBITMQ_CONSUMER_TIMEOUT * 1000,
         },
     )
 
@@ -274,14 +292,10 @@ CELERY_TASK_CREATE_MISSING_QUEUES = False
 CELERY_TASK_ACKS_ON_FAILURE = False
 # A late-ack task killed by its hard time limit is acknowledged (and reported as a
 # failure): rejecting it would put it back in the queue to time out again, forever.
-# Keep every hard time limit under RabbitMQ's consumer_timeout (30 minutes by default),
+# Keep every hard time limit under RABBITMQ_CONSUMER_TIMEOUT (30 minutes by default),
 # or RabbitMQ closes the channel of a late-ack task still running and delivers it again.
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#task-acks-on-timeout
 CELERY_TASK_ACKS_ON_TIMEOUT = True
-# The broker's consumer_timeout, in seconds: `manage.py check` flags a late-ack task
-# whose hard time limit reaches it (background/system_checks.py).
-# https://www.rabbitmq.com/docs/consumers#acknowledgement-timeout
-RABBITMQ_CONSUMER_TIMEOUT = env.int("RABBITMQ_CONSUMER_TIMEOUT", default=30 * 60)
 # Undecodable messages (broken JSON, raw bytes) are dead-lettered instead of dropped.
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#worker-consumer
 CELERY_WORKER_CONSUMER = "background.consumer:DeadLetteringConsumer"

@@ -43,7 +43,7 @@ def summarise_signups(days):
     acks_late=True,  # rebuilding an export from scratch is harmless
     # Longer than the project default: a big export may take a while. The soft limit
     # lets it remove its partial file; the hard limit is the backstop, and stays under
-    # RabbitMQ's consumer_timeout of 30 minutes (see CELERY_TASK_ACKS_ON_TIMEOUT).
+    # RABBITMQ_CONSUMER_TIMEOUT of 30 minutes (see CELERY_TASK_ACKS_ON_TIMEOUT).
     soft_time_limit=20 * 60,
     time_limit=22 * 60,
 )
