@@ -28,6 +28,7 @@ import socket
 import stat
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -55,7 +56,13 @@ HOST = "127.0.0.1"
 RABBITMQ_BIN = Path("/usr/lib/rabbitmq/bin")
 # Debian's browser, which the browser tests drive through Playwright (whose own browser
 # downloads are not used); with a font, so that screenshots show text.
-# The generated project's RabbitMQ refuses what RabbitMQ 4 deprecates; so do the tests'.
+# The generated project's cluster settings (compose.cluster.yaml), with peers of our own.
+CLUSTER_CONF = (
+    Path(__file__).resolve().parent.parent
+    / "{{cookiecutter.project_slug}}/compose/production/rabbitmq/cluster.conf"
+)
+# The generated project's RabbitMQ refuses what RabbitMQ 4 deprecates; so do the tests'
+# (RabbitMQ 3 knows no such settings).
 DEPRECATED_FEATURES_CONF = (
     Path(__file__).resolve().parent.parent
     / "{{cookiecutter.project_slug}}/compose/common/rabbitmq/deprecated-features.conf"
@@ -83,6 +90,13 @@ def ensure_chromium() -> Path:
     if not CHROMIUM.exists():
         debian_root.apt_install(CHROMIUM_PACKAGES)
     return CHROMIUM
+
+
+@functools.cache
+def rabbitmq_major() -> int:
+    """RabbitMQ's major version in the servers' root (3 on Debian 12, 4 on Debian 13)."""
+    version = debian_root.package_version(ensure_servers(), "rabbitmq-server")
+    return int(version.split(".")[0])
 
 
 def postgres_bin_dir() -> Path:
@@ -548,14 +562,21 @@ class RabbitMQServer(_Server):
     process_name = "beam.smp"
     start_timeout = 120.0
 
-    def __init__(self, base_dir: Path) -> None:
+    def __init__(self, base_dir: Path, cluster: "RabbitMQCluster | None" = None) -> None:
         super().__init__(base_dir)
         self.management_port = free_port()
         self.dist_port = free_port()
-        self.epmd_port = free_port()
         self.user = "test"
-        self.password = secrets.token_hex(16)
         self.nodename = f"rabbit-{secrets.token_hex(4)}@localhost"
+        self.cluster = cluster
+        if cluster is None:
+            self.epmd_port = free_port()
+            self.password = secrets.token_hex(16)
+            self.cookie = secrets.token_hex(20)
+        else:  # one epmd, one cookie and one user for all the cluster's nodes
+            self.epmd_port = cluster.epmd_port
+            self.password = cluster.password
+            self.cookie = cluster.cookie
         self.pid_file = self.base_dir / "rabbitmq.pid"
         self.log_file = self.base_dir / "rabbitmq-server.log"
         self._launcher: subprocess.Popen | None = None
@@ -643,7 +664,7 @@ class RabbitMQServer(_Server):
         home.mkdir(exist_ok=True)
         cookie = home / ".erlang.cookie"
         if not cookie.exists():
-            cookie.write_text(secrets.token_hex(20))
+            cookie.write_text(self.cookie)
             cookie.chmod(0o400)
         (self.base_dir / "enabled_plugins").write_text("[rabbitmq_management].\n")
         # The default_* settings create the user at the first boot, and no guest user.
@@ -661,7 +682,8 @@ management.tcp.ip = {self.host}
 management.tcp.port = {self.management_port}
 disk_free_limit.absolute = 50MB
 """
-            + DEPRECATED_FEATURES_CONF.read_text()
+            + (DEPRECATED_FEATURES_CONF.read_text() if rabbitmq_major() >= 4 else "")
+            + (self.cluster.config() if self.cluster else "")
         )
 
     def _start(self, deadline: float) -> None:
@@ -692,6 +714,8 @@ disk_free_limit.absolute = 50MB
         )
 
     def _start_epmd(self) -> None:
+        if self.cluster is not None and self is not self.cluster.nodes[0]:
+            return  # the first node's epmd serves them all
         if self._epmd is not None and self._epmd.poll() is None:
             return
         with (self.base_dir / "epmd.log").open("ab") as log:
@@ -737,3 +761,87 @@ disk_free_limit.absolute = 50MB
 
     def _logs(self) -> list[Path]:
         return [self.log_file, self.base_dir / "log" / f"{self.nodename}.log"]
+
+
+class RabbitMQCluster:
+    """RabbitMQ nodes that form one cluster when they first start, by classic-config peer
+    discovery, as compose.cluster.yaml's do: one Erlang cookie, one epmd, one user.
+
+    Each node is a RabbitMQServer, to stop, kill and restart on its own; a restarted node
+    rejoins the cluster with the data it kept.
+    https://www.rabbitmq.com/docs/cluster-formation#peer-discovery-classic-config
+    """
+
+    def __init__(self, base_dir: Path, size: int = 3) -> None:
+        self.epmd_port = free_port()
+        self.password = secrets.token_hex(16)
+        self.cookie = secrets.token_hex(20)
+        self.nodes: list[RabbitMQServer] = []
+        for number in range(1, size + 1):
+            self.nodes.append(RabbitMQServer(Path(base_dir) / f"node{number}", cluster=self))
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def config(self) -> str:
+        """rabbitmq.conf lines for the cluster: the generated project's cluster.conf, with
+        these nodes as the peers."""
+        peers = "".join(
+            f"cluster_formation.classic_config.nodes.{number} = {node.nodename}\n"
+            for number, node in enumerate(self.nodes, 1)
+        )
+        shared = [
+            line
+            for line in CLUSTER_CONF.read_text().splitlines()
+            if not line.startswith("cluster_formation.classic_config.nodes.")
+        ]
+        return "\n".join(shared) + "\n" + peers
+
+    def start(self) -> None:
+        """Start every node at once, as compose does, and wait until all run as one."""
+        self.nodes[0]._start_epmd()
+        errors = []
+
+        def start(node):
+            try:
+                node.start()
+            except Exception as error:  # raised below, once every node has had its try
+                errors.append(error)
+
+        threads = [threading.Thread(target=start, args=(node,)) for node in self.nodes]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if errors:
+            self.close()
+            raise errors[0]
+        self.wait_until_whole()
+
+    def running_nodes(self, via: "RabbitMQServer | None" = None) -> list[str]:
+        via = via or next(node for node in self.nodes if node._is_up())
+        return sorted(node["name"] for node in via.api("GET", "nodes") if node["running"])
+
+    def wait_until_whole(self, timeout: float = 120) -> None:
+        names = sorted(node.nodename for node in self.nodes)
+        wait_for(
+            lambda: self.running_nodes() == names,
+            timeout,
+            interval=1,
+            message=f"the cluster did not reach {names}",
+        )
+
+    def urls(self, vhost: str = "/") -> str:
+        """The broker URL a client gets: every node, separated by ";", for kombu's failover."""
+        return ";".join(node.url(vhost) for node in self.nodes)
+
+    def close(self) -> None:
+        for node in reversed(self.nodes):  # the first node's epmd goes last
+            try:
+                node.close()
+            except Exception as exc:
+                print(f"Could not close {node!r}: {exc}", file=sys.stderr)

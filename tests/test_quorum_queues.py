@@ -12,6 +12,10 @@ import pytest
 from tests import services
 from tests.projects import Project
 
+pytestmark = pytest.mark.skipif(
+    services.rabbitmq_major() < 4, reason="RabbitMQ 4's quorum-queue semantics"
+)
+
 DELIVERY_LIMIT = 3
 
 # A task written for this test only, in an app the test adds to the generated project.
