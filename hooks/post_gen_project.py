@@ -31,6 +31,8 @@ UNUSED_PATHS = {
             ".env.production.rabbitmq.example",
             "compose/production/rabbitmq",
             "compose/common/rabbitmq",
+            "compose.cluster.yaml",
+            ".env.production.cluster.example",
         ],
     },
     "use_sentry": {
@@ -49,6 +51,7 @@ ENV_FILE_GROUPS = (
     [".env"],
     [
         ".env.production",
+        ".env.production.cluster",
         ".env.production.postgres",
         ".env.production.rabbitmq",
         ".env.production.redis",
@@ -109,6 +112,7 @@ UPDATE_SKIPS = [
     ".env",
     ".env.native",
     ".env.production",
+    ".env.production.cluster",
     ".env.production.postgres",
     ".env.production.rabbitmq",
     ".env.production.redis",

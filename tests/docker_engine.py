@@ -276,10 +276,10 @@ class DockerEngine:
                 timeout=1800,
             )  # fmt: skip
 
-    def provide_images(self, project, compose_file):
-        """Stand-ins for every image compose_file runs without building it."""
+    def provide_images(self, project, *compose_files):
+        """Stand-ins for every image the compose files run without building it."""
         config = json.loads(
-            self.compose(project, "config", "--format", "json", files=[compose_file]).stdout
+            self.compose(project, "config", "--format", "json", files=compose_files).stdout
         )
         self.provide_images_named(
             service["image"] for service in config["services"].values() if "build" not in service

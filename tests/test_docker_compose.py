@@ -81,12 +81,16 @@ class Stack:
         self.project = project
         self.kind = kind
         self.broker = broker
-        self.files = [COMPOSE_FILES[kind], str(override)]
+        # The production stack runs RabbitMQ as compose.cluster.yaml's three nodes: the
+        # single node is the same service, and compose.cluster.yaml only adds to it.
+        self.cluster = kind == "production" and broker == "rabbitmq"
+        cluster = ["compose.cluster.yaml"] if self.cluster else []
+        self.files = [COMPOSE_FILES[kind], *cluster, str(override)]
         self.ports = {}
 
     @property
     def label(self):
-        return f"{COMPOSE_FILES[self.kind]} ({self.broker})"
+        return " + ".join(self.files[:-1]) + f" ({self.broker})"
 
     def compose(self, *args, **kwargs):
         return self.engine.compose(self.project, *args, files=self.files, **kwargs)
@@ -109,9 +113,14 @@ class Stack:
 
     def env_file(self):
         """The variables of the env file this stack's services read."""
-        path = self.project / (".env" if self.kind == "local" else ".env.production")
-        lines = path.read_text().splitlines()
-        return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+        names = [".env"] if self.kind == "local" else [".env.production"]
+        if self.cluster:
+            names.append(".env.production.cluster")  # read after, as compose does
+        variables = {}
+        for name in names:
+            lines = (self.project / name).read_text().splitlines()
+            variables |= dict(line.split("=", 1) for line in lines if line and line[0] != "#")
+        return variables
 
     def manage(self, *args):
         return self.compose("exec", "-T", "django", "python", "manage.py", *args).stdout
@@ -162,7 +171,7 @@ def stack(request, docker_engine, bake, tmp_path_factory, run_summary):
     write_override(stack, override)
 
     started = time.monotonic()
-    docker_engine.provide_images(project, COMPOSE_FILES[kind])
+    docker_engine.provide_images(project, *stack.files[:-1])
     docker_engine.build_project_images(project, COMPOSE_FILES[kind])
     print(f"\n[{stack.label}] images ready in {time.monotonic() - started:.1f} s")
     try:
@@ -312,6 +321,55 @@ def test_each_production_server_holds_only_its_secrets_and_asks_for_a_password(s
         assert re.search(rf"^{site_user}\s+\[management\]$", users, re.MULTILINE), users
         assert "administrator" not in users
         assert stack.env_file()["CELERY_BROKER_URL"].endswith(f"/{site_user}")
+
+
+def test_the_cluster_runs_three_nodes_and_replicates_every_queue(stack):
+    if not stack.cluster:
+        pytest.skip("RabbitMQ runs as a cluster in the production stack only")
+
+    def rabbitmqctl(*args):
+        # As docs/scaling.md writes them (with -T: no terminal here).
+        return stack.compose("exec", "-T", "rabbitmq", "rabbitmqctl", *args).stdout
+
+    nodes = ["rabbit@rabbitmq", "rabbit@rabbitmq2", "rabbit@rabbitmq3"]
+    running = rabbitmqctl("cluster_status").split("Running Nodes", 1)[1].split("\n\n")[1]
+    assert sorted(running.split()) == nodes, running
+    vhost = stack.env_file()["CELERY_BROKER_URL"].rsplit("/", 1)[1]
+    rows = rabbitmqctl("list_queues", "--vhost", vhost, "name", "type", "members")
+    queues = {
+        fields[0]: fields[1:]
+        for fields in (line.split("\t") for line in rows.splitlines())
+        if len(fields) == 3 and fields[1] == "quorum"
+    }
+    assert set(queues) >= {"default", "priority", "bulk", "dead_letter"}, rows
+    for name, (_, members) in queues.items():
+        assert sorted(re.findall(r"rabbit@rabbitmq\d?", members)) == nodes, (name, members)
+
+    # The first node, the one every client names first, goes away: the site's clients
+    # fail over to the others by themselves, and a task sent from the web container
+    # still runs on a worker.
+    stack.compose("stop", "rabbitmq")
+    try:
+        health = stack.browser().get(stack.url("django", "/health/"), timeout=30)
+        assert health.json() == {"status": "ok"}, health.text
+        sent = time.monotonic()
+        task_id = stack.manage(
+            "shell", "-c", "from scheduling.tasks import round_trip; print(round_trip.delay().id)"
+        ).split()[-1]
+        print(
+            f"\n[{stack.label}] sent a task with the first node stopped in "
+            f"{time.monotonic() - sent:.1f} s"
+        )
+        services.wait_for(
+            lambda: f"round_trip[{task_id}] succeeded" in stack.logs("celeryworker"),
+            120,
+            interval=2,
+            message="the task never ran with the first node stopped\n"
+            + stack.logs("celeryworker")[-6000:],
+        )
+    finally:
+        stack.compose("start", "rabbitmq")
+        stack.compose("up", "--wait", "--wait-timeout", "180", "--no-build", "rabbitmq")
 
 
 def test_static_files_are_served(stack):

@@ -337,16 +337,12 @@ def test_a_broker_restart_while_late_ack_tasks_run_leaves_the_worker_running(
     assert "Unrecoverable error" not in log
 
 
-def test_a_broker_killed_during_1000_publishes_loses_no_confirmed_publish(
-    project, request, run_summary
-):
-    total = 1000
-    buyer = "broker-restart"
-    purchase_ids = create_purchases(project, buyer, total)
-    broker = broker_server(project, request)
-    producer_code = (
-        "import json, sys; from examples.rewards.tasks import award_points\n"
-        f"sent, failed = [], []\n"
+def publish_in_a_process(project, purchase_ids):
+    """A producer process: award_points.delay() for each purchase, printing its progress
+    every 50, then a JSON line of the purchases sent and those refused (with the error)."""
+    code = (
+        "import json; from examples.rewards.tasks import award_points\n"
+        "sent, failed = [], []\n"
         f"for number, purchase_id in enumerate({purchase_ids}):\n"
         "    try:\n"
         "        award_points.delay(purchase_id)\n"
@@ -357,13 +353,23 @@ def test_a_broker_killed_during_1000_publishes_loses_no_confirmed_publish(
         "        print('progress', number, flush=True)\n"
         "print(json.dumps({'sent': sent, 'failed': failed}))\n"
     )
-    producer = subprocess.Popen(
-        ["python", "manage.py", "shell", "--no-imports", "-c", producer_code],
+    return subprocess.Popen(
+        ["python", "manage.py", "shell", "--no-imports", "-c", code],
         cwd=project.path,
         env=project.env,
         stdout=subprocess.PIPE,
         text=True,
     )
+
+
+def test_a_broker_killed_during_1000_publishes_loses_no_confirmed_publish(
+    project, request, run_summary
+):
+    total = 1000
+    buyer = "broker-restart"
+    purchase_ids = create_purchases(project, buyer, total)
+    broker = broker_server(project, request)
+    producer = publish_in_a_process(project, purchase_ids)
     for line in producer.stdout:
         if line.startswith("progress") and int(line.split()[1]) >= 200:
             break

@@ -112,6 +112,12 @@ def test_compose_file_validates(bake, options):
     # The override for running without Docker, on top of the local stack.
     files = ["--file", "compose.yaml", "--file", "compose.servers.yaml"]
     run([VENV_BIN / "docker-compose", *files, "config", "--quiet"], cwd=project)
+    # RabbitMQ's three-node cluster, on top of the production stack.
+    cluster = project / "compose.cluster.yaml"
+    assert cluster.exists() == (options["broker"] == "rabbitmq")
+    if cluster.exists():
+        files = ["--file", "compose.production.yaml", "--file", cluster.name]
+        run([VENV_BIN / "docker-compose", *files, "config", "--quiet"], cwd=project)
 
 
 def test_every_published_port_is_on_the_loopback_interface(bake, options):
@@ -274,9 +280,18 @@ def test_each_production_server_file_agrees_with_the_urls_that_use_it(bake, brok
         vhost = rabbitmq["RABBITMQ_DEFAULT_VHOST"]
         assert site["CELERY_BROKER_URL"] == f"amqp://{user}:{password}@rabbitmq:5672/{vhost}"
         assert site["FLOWER_BROKER_API"].startswith(f"http://{user}:{password}@rabbitmq:")
+        # compose.cluster.yaml's clients get every node, with the same user.
+        cluster = read_env_file(project / ".env.production.cluster")
+        assert cluster["CELERY_BROKER_URL"] == ";".join(
+            f"amqp://{user}:{password}@{node}:5672/{vhost}"
+            for node in ("rabbitmq", "rabbitmq2", "rabbitmq3")
+        )
+        assert len(rabbitmq["RABBITMQ_CLUSTER_COOKIE"]) >= 32
+        assert "RABBITMQ_CLUSTER_COOKIE" not in site
     else:
         assert not (project / ".env.production.rabbitmq").exists()
         assert not (project / "compose" / "production" / "rabbitmq").exists()
+        assert not (project / ".env.production.cluster").exists()
     # Every secret differs from every other.
     secrets_ = [postgres["POSTGRES_PASSWORD"], redis["REDIS_PASSWORD"], site["DJANGO_SECRET_KEY"]]
     assert len(set(secrets_)) == 3

@@ -21,11 +21,12 @@ def cache_server():
 
 def broker():
     # A fresh connection, not one from the pool: a pooled connection can look open after
-    # the broker has gone. One attempt and no retry (whoever calls the endpoint retries),
-    # bounded by Celery's broker_connection_timeout.
+    # the broker has gone. One attempt at each of the broker's URLs (a cluster's nodes)
+    # and no retry (whoever calls the endpoint retries), each bounded by Celery's
+    # broker_connection_timeout.
     # https://docs.celeryq.dev/projects/kombu/en/stable/reference/kombu.html#kombu.Connection.ensure_connection
     with celery_app.connection_for_write() as connection_:
-        connection_.ensure_connection(max_retries=0)
+        connection_.ensure_connection(max_retries=max(len(connection_.alt) - 1, 0))
 
 
 # Name -> check, in the order they run. The names appear in the view's JSON body.

@@ -236,10 +236,11 @@ class Relay:
         self.close_broker()
         confirm = self.app.conf.broker_transport_options.get("confirm_publish", False)
         broker = self.app.connection_for_write(transport_options={"confirm_publish": False})
-        # One try to connect (max_retries=0): while the broker is down, loop() waits
-        # and calls again, and meanwhile the relay still answers signals.
+        # One try at each of the broker's URLs (a cluster's nodes, given as kombu's
+        # "url;url;url" failover list), without sleeping in between: while none answers,
+        # loop() waits and calls again, and meanwhile the relay still answers signals.
         # https://docs.celeryq.dev/projects/kombu/en/stable/reference/kombu.html#kombu.Connection.ensure_connection
-        broker.ensure_connection(max_retries=0)
+        broker.ensure_connection(max_retries=max(len(broker.alt) - 1, 0))
         self.broker = broker
         self.producer = self.app.amqp.Producer(broker, auto_declare=False)
         if confirm and broker.transport.driver_type == "amqp":

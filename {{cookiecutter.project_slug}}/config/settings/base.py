@@ -214,6 +214,12 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # (one cheap sorted-set query per worker). Ignored by RabbitMQ.
     # https://docs.celeryq.dev/projects/kombu/en/stable/reference/kombu.transport.redis.html
     "unacked_restore_throttle": 1,
+    # A broker URL may list several servers, separated by ";" (a RabbitMQ cluster's
+    # nodes): kombu tries them in turn. It gives the whole round one connect timeout
+    # (Celery's broker_connection_timeout, 4 s), so a node that does not answer at all
+    # would use it up before the next was tried; give each server its own.
+    # https://docs.celeryq.dev/projects/kombu/en/stable/reference/kombu.html#kombu.Connection.default_channel
+    "connect_retries_timeout": 4 * len(CELERY_BROKER_URL.split(";")),
 }
 
 # JSON only: a worker that accepts pickle runs whatever code a message carries.
