@@ -328,6 +328,24 @@ def test_production_refuses_weak_settings_in_the_entrypoint_and_the_settings(bak
             assert f"={value}" not in result.stderr and f"'{value}'" not in result.stderr
 
 
+# The project's own test suite takes a minute or more: it runs once per broker and result
+# backend (Sentry on in two of them), and once per broker without the examples. The
+# other combinations differ only in settings the checks of every combination cover.
+OWN_SUITE_OPTIONS = [
+    options
+    for options in OPTION_MATRIX
+    if options["include_examples"] == "n"
+    or (options["broker"], options["result_backend"], options["use_sentry"])
+    in {
+        ("rabbitmq", "django-db", "n"),
+        ("rabbitmq", "redis", "y"),
+        ("redis", "django-db", "y"),
+        ("redis", "redis", "n"),
+    }
+]
+
+
+@pytest.mark.parametrize("options", OWN_SUITE_OPTIONS, ids=option_id)
 def test_django_checks_and_migrations_and_own_test_suite_pass(bake, options, project_env):
     project = bake(**options)
     env = project_env(options)
