@@ -50,12 +50,12 @@ exec chroot "$root" env -C "$cwd" "$@"
 """
 
 
-def run(args, *, timeout=600, **kwargs):
+def run(args, *, timeout=600, check=True, **kwargs):
     """Run a command, capturing its output; on failure raise with the command and its output."""
     result = subprocess.run(
         [str(arg) for arg in args], capture_output=True, text=True, timeout=timeout, **kwargs
     )
-    if result.returncode != 0:
+    if check and result.returncode != 0:
         raise RuntimeError(
             f"{' '.join(map(str, args))} exited with {result.returncode}:\n"
             f"{result.stdout[-4000:]}\n{result.stderr[-4000:]}"

@@ -35,7 +35,7 @@ from pathlib import Path
 
 from tests import debian_root
 from tests.conftest import VENV_BIN
-from tests.debian_root import CACHE_DIR, digest
+from tests.debian_root import CACHE_DIR, digest, run
 
 DEBIAN_PACKAGES = ("docker.io", "debootstrap")
 STANDINS = Path(__file__).resolve().parent / "standins"
@@ -54,19 +54,6 @@ class DockerUnavailable(Exception):
     """No Docker engine can run here; the message says why."""
 
 
-def run(args, *, timeout=600, check=True, **kwargs):
-    """Run a command, capturing its output; on failure raise with the command and its output."""
-    result = subprocess.run(
-        [str(arg) for arg in args], capture_output=True, text=True, timeout=timeout, **kwargs
-    )
-    if check and result.returncode != 0:
-        raise RuntimeError(
-            f"{' '.join(map(str, args))} exited with {result.returncode}:\n"
-            f"{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
-        )
-    return result
-
-
 def ensure_debian_packages():
     """Install Debian's dockerd and debootstrap if missing; DockerUnavailable if we cannot."""
     if shutil.which("dockerd") and shutil.which("debootstrap"):
@@ -78,12 +65,7 @@ def ensure_debian_packages():
             + " needs root"
         )
     try:
-        run(["apt-get", "update"], timeout=600)
-        run(
-            ["env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y"]
-            + ["--no-install-recommends", *DEBIAN_PACKAGES],
-            timeout=1800,
-        )
+        debian_root.apt_install(DEBIAN_PACKAGES)
     except RuntimeError as error:
         raise DockerUnavailable(f"installing {' '.join(DEBIAN_PACKAGES)} failed: {error}") from None
 

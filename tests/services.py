@@ -54,19 +54,14 @@ HOST = "127.0.0.1"
 # Paths inside the servers' root. The scripts in /usr/sbin switch to the rabbitmq user and
 # its /var/lib/rabbitmq; these do not.
 RABBITMQ_BIN = Path("/usr/lib/rabbitmq/bin")
-# Debian's browser, which the browser tests drive through Playwright (whose own browser
-# downloads are not used); with a font, so that screenshots show text.
+PROJECT_TEMPLATE = Path(__file__).resolve().parent.parent / "{{cookiecutter.project_slug}}"
 # The generated project's cluster settings (compose.cluster.yaml), with peers of our own.
-CLUSTER_CONF = (
-    Path(__file__).resolve().parent.parent
-    / "{{cookiecutter.project_slug}}/compose/production/rabbitmq/cluster.conf"
-)
+CLUSTER_CONF = PROJECT_TEMPLATE / "compose/production/rabbitmq/cluster.conf"
 # The generated project's RabbitMQ refuses what RabbitMQ 4 deprecates; so do the tests'
 # (RabbitMQ 3 knows no such settings).
-DEPRECATED_FEATURES_CONF = (
-    Path(__file__).resolve().parent.parent
-    / "{{cookiecutter.project_slug}}/compose/common/rabbitmq/deprecated-features.conf"
-)
+DEPRECATED_FEATURES_CONF = PROJECT_TEMPLATE / "compose/common/rabbitmq/deprecated-features.conf"
+# Debian's browser, which the browser tests drive through Playwright (whose own browser
+# downloads are not used); with a font, so that screenshots show text.
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_PACKAGES = ("chromium", "fonts-dejavu-core")
 

@@ -43,23 +43,9 @@ def timed(label: str, action) -> None:
 
 def psql_over_tcp(url: str, sql: str) -> str:
     """Run SQL as the URL's user, over TCP, so the role's password is really checked."""
+    psql = [postgres_bin_dir() / "psql", url, "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1"]
     return subprocess.run(
-        [
-            str(arg)
-            for arg in in_root(
-                [
-                    postgres_bin_dir() / "psql",
-                    url,
-                    "-X",
-                    "-A",
-                    "-t",
-                    "-v",
-                    "ON_ERROR_STOP=1",
-                    "-c",
-                    sql,
-                ]
-            )
-        ],
+        [str(arg) for arg in in_root([*psql, "-c", sql])],
         capture_output=True,
         text=True,
         check=True,
@@ -168,7 +154,7 @@ def test_rabbitmq_keeps_persistent_messages_across_a_kill(tmp_path_factory):
 
 def upstream_version(debian_version: str) -> str:
     """5:8.0.2-3+deb13u3 -> 8.0.2"""
-    return debian_version.partition(":")[2 if ":" in debian_version else 0].rsplit("-", 1)[0]
+    return debian_version.split(":")[-1].rsplit("-", 1)[0]
 
 
 @pytest.mark.skipif(

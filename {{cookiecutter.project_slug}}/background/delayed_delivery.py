@@ -2,11 +2,11 @@
 
 With quorum queues, a countdown waits in RabbitMQ, in exchanges and queues each worker
 declares when its consumer starts (Celery's DelayedDelivery bootstep). Celery declares
-them on every URL of a ";"-separated broker list, retrying each one that does not
-answer before the worker consumes again: after a node of a cluster died, every worker
-that reconnected sat idle for 18 s with the node's port closed, and for minutes with its
-host gone. The nodes of one cluster share exchanges and queues, so this declares them
-through the node the worker is connected to, and tries the others only if that fails.
+them on every URL of a ";"-separated broker list, and retries one that does not answer
+(after 1, 3 and 5 s) before the worker consumes again, so a cluster with a node down
+left every reconnecting worker idle. The nodes of one cluster share exchanges and
+queues: this declares them through the node the worker is connected to, and tries the
+others only if that fails.
 https://docs.celeryq.dev/en/stable/getting-started/backends-and-brokers/rabbitmq.html#using-quorum-queues
 """
 
@@ -23,7 +23,7 @@ class ClusterDelayedDelivery(DelayedDelivery):
     def start(self, c):
         self._validate_configuration(c.app)
         urls = [url for url in c.app.conf.broker_url.split(";") if url.strip()]
-        # The node the consumer is connected to first (sorted() keeps the rest in order).
+        # The node the consumer is connected to first; the sort keeps the others' order.
         urls.sort(key=lambda url: Connection(url).host != c.connection.host)
         for url in urls:
             try:

@@ -198,6 +198,9 @@ if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
 # Keep retrying when the broker is not up yet at start-up (compose starts services in parallel).
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#broker-connection-retry-on-startup
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Seconds to wait for one connection to the broker (Celery's default).
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html#broker-connection-timeout
+CELERY_BROKER_CONNECTION_TIMEOUT = 4
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     # RabbitMQ: wait for the broker to confirm each published message, so that a task
     # delay() reported as sent is really in the queue. Without it, messages in flight
@@ -216,10 +219,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "unacked_restore_throttle": 1,
     # A broker URL may list several servers, separated by ";" (a RabbitMQ cluster's
     # nodes): kombu tries them in turn. It gives the whole round one connect timeout
-    # (Celery's broker_connection_timeout, 4 s), so a node that does not answer at all
-    # would use it up before the next was tried; give each server its own.
+    # (CELERY_BROKER_CONNECTION_TIMEOUT), so a node that does not answer at all would
+    # use it up before the next was tried; give each server its own.
     # https://docs.celeryq.dev/projects/kombu/en/stable/reference/kombu.html#kombu.Connection.default_channel
-    "connect_retries_timeout": 4 * len(CELERY_BROKER_URL.split(";")),
+    "connect_retries_timeout": CELERY_BROKER_CONNECTION_TIMEOUT * len(CELERY_BROKER_URL.split(";")),
 }
 
 # JSON only: a worker that accepts pickle runs whatever code a message carries.
