@@ -28,6 +28,7 @@ UNUSED_PATHS = {
         # Publisher confirms are RabbitMQ's; outbox/confirms.py stays unused on Redis.
         "redis": [
             "outbox/tests/test_confirms.py",
+            "background/tests/test_consumer.py",
             ".env.production.rabbitmq.example",
             "compose/production/rabbitmq",
             "compose/common/rabbitmq",

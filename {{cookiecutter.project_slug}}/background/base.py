@@ -108,6 +108,17 @@ class BaseTask(DjangoTask):
         self.check_payload(args, kwargs)
         return super().delay_on_commit(*args, **kwargs)
 
+    def delay_in_outbox(self, *args, **kwargs):
+        """Write this task to the transactional outbox, in the current transaction.
+
+        The same as `outbox.enqueue.enqueue(task, *args, **kwargs)` (docs/outbox.md):
+        it commits with the caller's rows, and the relay publishes it. Returns the Intent.
+        """
+        # Imported here: this class is loaded before Django's apps and models are ready.
+        from outbox.enqueue import enqueue
+
+        return enqueue(self, *args, **kwargs)
+
     def backoff_delay(self, retries=None):
         """Seconds to wait before retry number `retries` (default: the next one).
 

@@ -1,9 +1,14 @@
-"""A worker consumer that rejects messages it cannot decode, so RabbitMQ dead-letters them.
+"""The worker's consumer: Celery's, with three changes. Installed by CELERY_WORKER_CONSUMER.
 
-Celery acknowledges an undecodable body (broken JSON, raw bytes), and the message is
-gone; rejected, it reaches the dead-letter queue for a person to inspect. On Redis a
-rejected message is dropped, as before. Its steps are Celery's, but for delayed delivery
-(background/delayed_delivery.py). Installed by CELERY_WORKER_CONSUMER.
+- A message it cannot decode (broken JSON, raw bytes) is rejected, so RabbitMQ
+  dead-letters it for a person to inspect; Celery would acknowledge it, and it would be
+  gone. On Redis a rejected message is dropped, as before.
+- Its events (task received, started, succeeded: three per task, for Flower) are sent
+  without publisher confirms. They are monitoring, not work: waiting for the broker's
+  confirm of each one held the worker's event loop for a round trip three times a task
+  (docs/benchmarks.md has the cost). Tasks, retries and results keep their confirms.
+- Delayed delivery is set up through the node the worker uses
+  (background/delayed_delivery.py).
 https://docs.celeryq.dev/en/stable/userguide/configuration.html#worker-consumer
 """
 
@@ -23,6 +28,14 @@ class DeadLetteringConsumer(Consumer):
             if step == "celery.worker.consumer.delayed_delivery:DelayedDelivery"
             else step
             for step in Consumer.Blueprint.default_steps
+        )
+
+    def connection_for_write(self, url=None, heartbeat=None):
+        # Celery's consumer opens this connection only for its event dispatcher.
+        return self.ensure_connected(
+            self.app.connection_for_write(
+                url=url, heartbeat=heartbeat, transport_options={"confirm_publish": False}
+            )
         )
 
     def on_decode_error(self, message, exc):

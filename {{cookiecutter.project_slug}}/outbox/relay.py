@@ -221,6 +221,9 @@ class Relay:
             producer=self.producer,
             # No retry inside Celery either: a failure ends this pass at once.
             retry=False,
+            # connect() declared every queue on this connection: kombu would otherwise
+            # check its cache of declared queues for each message, a tenth of its cost.
+            declare=[],
         )
         if self.confirms is not None:
             self.confirms.published(intent)
@@ -242,6 +245,8 @@ class Relay:
         # https://docs.celeryq.dev/projects/kombu/en/stable/reference/kombu.html#kombu.Connection.ensure_connection
         broker.ensure_connection(max_retries=max(len(broker.alt) - 1, 0))
         self.broker = broker
+        for queue in self.app.amqp.queues.values():
+            queue(broker.default_channel).declare()
         self.producer = self.app.amqp.Producer(broker, auto_declare=False)
         if confirm and broker.transport.driver_type == "amqp":
             self.confirms = BatchConfirms(broker.default_channel)

@@ -175,7 +175,7 @@ QUEUE_DEPTH_ALERT_AFTER_SECONDS = env.int("QUEUE_DEPTH_ALERT_AFTER_SECONDS", def
 # waiting OUTBOX_RETRY_SECONDS, then twice as long each time, between them. An outage
 # of the broker is waited out and counts as no attempt. Sent intents, and consumers'
 # records of processed ones, are deleted after OUTBOX_KEEP_DAYS.
-OUTBOX_RELAY_BATCH_SIZE = env.int("OUTBOX_RELAY_BATCH_SIZE", default=100)
+OUTBOX_RELAY_BATCH_SIZE = env.int("OUTBOX_RELAY_BATCH_SIZE", default=500)
 OUTBOX_RELAY_POLL_SECONDS = env.float("OUTBOX_RELAY_POLL_SECONDS", default=10.0)
 OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=5)
 OUTBOX_RETRY_SECONDS = env.int("OUTBOX_RETRY_SECONDS", default=10)

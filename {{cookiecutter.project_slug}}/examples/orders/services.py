@@ -6,8 +6,6 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
-from outbox.enqueue import enqueue
-
 from .models import Order
 
 logger = logging.getLogger(__name__)
@@ -26,7 +24,7 @@ def place_order(user, item, quantity):
 
     with transaction.atomic():
         order = Order.objects.create(user=user, email=user.email, item=item, quantity=quantity)
-        enqueue(send_order_confirmation, order.id)
+        send_order_confirmation.delay_in_outbox(order.id)
     return order
 
 

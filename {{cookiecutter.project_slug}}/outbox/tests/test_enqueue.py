@@ -27,6 +27,17 @@ def test_an_intent_records_the_task_its_arguments_and_its_route():
     assert (intent.status, intent.attempts) == (Intent.Status.PENDING, 0)
 
 
+@pytest.mark.django_db
+def test_the_task_method_writes_the_same_intent():
+    with transaction.atomic():
+        intent = send_note.delay_in_outbox(recipient="buyer@example.com")
+
+    intent.refresh_from_db()
+    assert intent.task_name == "outbox.tests.tasks.send_note"
+    assert (intent.args, intent.kwargs) == ([], {"recipient": "buyer@example.com"})
+    assert intent.status == Intent.Status.PENDING
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_rolled_back_transaction_leaves_no_intent():
     with pytest.raises(RuntimeError):
