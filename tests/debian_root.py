@@ -138,11 +138,15 @@ def minbase():
     return root
 
 
-def servers_root():
+def servers_root(extra_packages=()):
     """A copy of minbase() with Debian's RabbitMQ, Redis and PostgreSQL installed, made once
-    and kept. Installing starts no service and creates no PostgreSQL cluster."""
+    and kept. Installing starts no service and creates no PostgreSQL cluster.
+
+    extra_packages go in too (benchmarks/ adds Python's venv module): another root, kept
+    beside this one."""
     base = minbase()
-    root = CACHE_DIR / f"servers-{SUITE}-{digest(base.name, *SERVER_PACKAGES)}"
+    packages = (*SERVER_PACKAGES, *extra_packages)
+    root = CACHE_DIR / f"servers-{SUITE}-{digest(base.name, *packages)}"
     with _lock():
         if not (root / ".complete").exists():
             shutil.rmtree(root, ignore_errors=True)
@@ -159,7 +163,7 @@ def servers_root():
             run(command(root, ["apt-get", "update"]), timeout=600)
             run(
                 command(root, ["env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install"]
-                        + ["-y", "--no-install-recommends", *SERVER_PACKAGES]),
+                        + ["-y", "--no-install-recommends", *packages]),
                 timeout=1800,
             )  # fmt: skip
             (root / ".complete").write_text(root.name)
