@@ -24,10 +24,25 @@ from probe.timing import PROBE_KEY, probe  # noqa: E402
 # Between one task's end and the next publish, so that the worker's own work after a
 # task (acknowledgement, events) falls outside the next measurement.
 SETTLE_SECONDS = 0.01
+# round_trip's second argument: a small string, as a task's arguments usually are.
+TEXT = "x" * 40
 
 
 def done(rows):
     return [line.decode().split() for line in rows]
+
+
+def wait_until_done(count, timeout, interval):
+    """Poll the probe list until `count` tasks are done; return and clear their rows.
+    The time a batch ends is read from the rows, so the polling interval does not count."""
+    deadline = time.monotonic() + timeout
+    while probe().llen(PROBE_KEY) < count:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"only {probe().llen(PROBE_KEY)} of {count} tasks done")
+        time.sleep(interval)
+    rows = done(probe().lrange(PROBE_KEY, 0, -1))
+    probe().delete(PROBE_KEY)
+    return rows
 
 
 def sequential(count, ignore_result):
@@ -36,7 +51,7 @@ def sequential(count, ignore_result):
     publish, to_done = [], []
     for number in range(count):
         sent = time.perf_counter(), time.time()
-        round_trip.apply_async((number, "x" * 40), ignore_result=ignore_result)
+        round_trip.apply_async((number, TEXT), ignore_result=ignore_result)
         publish.append(time.perf_counter() - sent[0])
         item = probe().blpop([PROBE_KEY], timeout=30)
         if item is None:
@@ -81,16 +96,11 @@ def batch(count, ignore_result, cpu_pids, timeout=300):
     before, own_before = cpu_seconds(cpu_pids), own_cpu_seconds()
     first_sent = time.time()
     for number in range(count):
-        round_trip.apply_async((number, "x" * 40), ignore_result=ignore_result)
+        round_trip.apply_async((number, TEXT), ignore_result=ignore_result)
     publisher = own_cpu_seconds() - own_before
-    deadline = time.monotonic() + timeout
-    while probe().llen(PROBE_KEY) < count:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"only {probe().llen(PROBE_KEY)} of {count} tasks done")
-        time.sleep(0.01)
+    rows = wait_until_done(count, timeout, interval=0.01)
     after = cpu_seconds(cpu_pids)
-    last_done = max(float(row[3]) for row in done(probe().lrange(PROBE_KEY, 0, -1)))
-    probe().delete(PROBE_KEY)
+    last_done = max(float(row[3]) for row in rows)
     return {
         "count": count,
         "tasks_per_second": count / (last_done - first_sent),
@@ -109,7 +119,7 @@ def relay_drain(count, keep=False):
     from outbox.relay import Relay
 
     Intent.objects.bulk_create(
-        Intent(task_name=round_trip.name, args=[n, "x" * 40], queue="default") for n in range(count)
+        Intent(task_name=round_trip.name, args=[n, TEXT], queue="default") for n in range(count)
     )
     relay = Relay.from_settings(current_app)
     started = time.monotonic()
@@ -139,7 +149,7 @@ def relay_drain(count, keep=False):
     channel.events["basic_ack"].add(lambda tag, multiple: confirmed.__setitem__(0, tag))
     # The message the relay sends for an intent, as Celery builds it: the same headers
     # and body, so that both pay the same encoding and the same bytes to the broker.
-    task = current_app.amqp.create_task_message("0" * 36, round_trip.name, [1, "x" * 40], {})
+    task = current_app.amqp.create_task_message("0" * 36, round_trip.name, [1, TEXT], {})
     body = json.dumps(task.body).encode()
     started = time.monotonic()
     for _ in range(count):
@@ -164,8 +174,14 @@ def relay_drain(count, keep=False):
         producer = current_app.amqp.Producer(conn, auto_declare=False)
         started = time.monotonic()
         for number in range(count):
-            current_app.send_task(round_trip.name, args=[number, "x" * 40], queue="default",
-                                  producer=producer, retry=False, declare=[])  # fmt: skip
+            current_app.send_task(
+                round_trip.name,
+                args=[number, TEXT],
+                queue="default",
+                producer=producer,
+                retry=False,
+                declare=[],
+            )
         send_task_rate = count / (time.monotonic() - started)
         conn.default_channel.queue_purge("default")
     Intent.objects.all().delete()
@@ -226,14 +242,8 @@ def table_growth(sent):
 
 def wait_for_tasks(count, timeout=1800):
     """Until the worker has finished `count` tasks; their rate from the first start."""
-    deadline = time.monotonic() + timeout
-    while probe().llen(PROBE_KEY) < count:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"only {probe().llen(PROBE_KEY)} of {count} tasks done")
-        time.sleep(0.5)
-    rows = done(probe().lrange(PROBE_KEY, 0, -1))
+    rows = wait_until_done(count, timeout, interval=0.5)
     first, last = min(float(r[2]) for r in rows), max(float(r[3]) for r in rows)
-    probe().delete(PROBE_KEY)
     return {"count": count, "tasks_per_second": count / (last - first)}
 
 

@@ -4,6 +4,7 @@ RabbitMQ drops a dead-lettered message when no queue receives it, and no worker 
 (so declares) the dead-letter queue. So it is declared here: by `manage.py
 declare_queues` before the workers start, and again whenever a worker starts. Declaring
 every task queue first also lets each worker set up Celery's delayed delivery for them.
+The outbox relay declares the task queues through its own connection the same way.
 https://www.rabbitmq.com/docs/dlx
 """
 
@@ -20,10 +21,14 @@ def dead_letter_queue():
     )
 
 
-def declare(app, queues):
-    with app.connection_for_write() as connection:
+def declare(app, queues, connection=None):
+    """Declare the queues through `connection`, or through a connection of their own."""
+    if connection is not None:
         for queue in queues:
             queue(connection.default_channel).declare()
+        return
+    with app.connection_for_write() as connection:
+        declare(app, queues, connection)
 
 
 @worker_ready.connect

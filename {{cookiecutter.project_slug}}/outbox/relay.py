@@ -41,6 +41,7 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerUnreachable
 
 from background.heartbeat import heartbeat_file
+from background.queues import declare as declare_queues
 
 from . import notifications
 from .confirms import BatchConfirms, Nacked
@@ -229,7 +230,8 @@ class Relay:
             self.confirms.published(intent)
 
     def connect(self):
-        """Open the broker connection, unless it is open; on RabbitMQ, in confirm mode.
+        """Open the broker connection, unless it is open, and declare the task queues on it
+        (publish() then skips kombu's check per message); on RabbitMQ, in confirm mode.
 
         py-amqp's own confirm_publish is off on this connection: it would wait for each
         message in turn, where BatchConfirms waits once for the batch.
@@ -245,8 +247,7 @@ class Relay:
         # https://docs.celeryq.dev/projects/kombu/en/stable/reference/kombu.html#kombu.Connection.ensure_connection
         broker.ensure_connection(max_retries=max(len(broker.alt) - 1, 0))
         self.broker = broker
-        for queue in self.app.amqp.queues.values():
-            queue(broker.default_channel).declare()
+        declare_queues(self.app, self.app.amqp.queues.values(), broker)
         self.producer = self.app.amqp.Producer(broker, auto_declare=False)
         if confirm and broker.transport.driver_type == "amqp":
             self.confirms = BatchConfirms(broker.default_channel)
