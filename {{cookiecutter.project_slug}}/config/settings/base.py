@@ -135,12 +135,14 @@ DEFAULT_EXCEPTION_REPORTER_FILTER = "config.error_reports.ReporterFilter"
 ADMINS = [({{ cookiecutter.author_name | tojson }}, {{ cookiecutter.email | tojson }})]
 
 # One format for web and worker processes. Inside a task, every line also names the
-# task, its id and its retry count (background/log_context.py).
+# task, its id and its retry count (background/log_context.py). Celery's own lines about
+# each task leave out its return value and arguments (background/log_results.py).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {
         "task_context": {"()": "background.log_context.TaskContextFilter"},
+        "hide_task_results": {"()": "background.log_results.HideTaskResults"},
     },
     "formatters": {
         "plain": {
@@ -154,6 +156,7 @@ LOGGING = {
             "filters": ["task_context"],
         },
     },
+    "loggers": {"celery.app.trace": {"filters": ["hide_task_results"]}},
     "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
 }
 
