@@ -7,6 +7,9 @@ since starting and stopping one per test costs seconds. Such tests need committe
 so they use `@pytest.mark.django_db(transaction=True)`: the worker reads through its
 own database connection and cannot see rows inside the test's open transaction.
 https://docs.celeryq.dev/en/stable/userguide/testing.html#pytest-plugin
+
+Tasks written to the outbox reach that worker once a relay publishes them: the
+`make_relay` fixture gives relays to drive by hand, one pass (`relay_batch()`) at a time.
 """
 
 import pytest
@@ -42,3 +45,21 @@ def celery_worker_parameters():
         # worker on RabbitMQ notices the end of the test only about 10 s later.
         "without_heartbeat": False,
     }
+
+
+@pytest.fixture
+def make_relay():
+    from outbox.relay import Relay  # a model module: imported once Django is set up
+
+    relays = []
+
+    def make(celery_app=project_app, **options):
+        settings = {"batch_size": 100, "poll_seconds": 5, "max_attempts": 3, "retry_seconds": 0}
+        relay = Relay(celery_app, **{**settings, **options})
+        relays.append(relay)
+        return relay
+
+    yield make
+    for relay in relays:
+        relay.close_broker()
+        relay.close_listener()

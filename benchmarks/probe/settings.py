@@ -33,12 +33,16 @@ def _variants():
             }
         },
         "classic-queues": {"CELERY_TASK_QUEUES": [classic(q) for q in CELERY_TASK_QUEUES]},
-        "no-events": {"CELERY_WORKER_SEND_TASK_EVENTS": False},
+        # Task events on from the start, as once Flower has asked for them.
+        "events": {"CELERY_WORKER_SEND_TASK_EVENTS": True},
         "sent-event": {"CELERY_TASK_SEND_SENT_EVENT": True},
         "prefetch-4": {"CELERY_WORKER_PREFETCH_MULTIPLIER": 4},
         "late-acks": {"CELERY_TASK_ACKS_LATE": True},
-        # Celery's own consumer: its events are confirmed by the broker like tasks.
-        "celery-consumer": {"CELERY_WORKER_CONSUMER": "celery.worker.consumer:Consumer"},
+        # Celery's own consumer, task events on: its events are confirmed like tasks.
+        "celery-consumer": {
+            "CELERY_WORKER_CONSUMER": "celery.worker.consumer:Consumer",
+            "CELERY_WORKER_SEND_TASK_EVENTS": True,
+        },
     }
 
 

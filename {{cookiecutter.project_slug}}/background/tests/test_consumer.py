@@ -15,7 +15,7 @@ def note_it(number):
 def test_events_go_out_without_confirms_while_tasks_keep_theirs(celery_app, celery_worker):
     # The worker's event dispatcher: its py-amqp connection waits for no confirm.
     dispatcher = celery_worker.consumer.event_dispatcher
-    assert dispatcher.enabled, "the worker sends task events (CELERY_WORKER_SEND_TASK_EVENTS)"
+    assert dispatcher.enabled, "the worker sends events (its heartbeats, and tasks' for Flower)"
     assert dispatcher.connection.connection.confirm_publish is False
     # A task published with the project's settings still waits for the broker's confirm.
     with celery_app.connection_for_write() as connection:

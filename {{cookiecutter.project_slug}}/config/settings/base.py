@@ -342,9 +342,11 @@ CELERY_TASK_TRACK_STARTED = True
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#result-expires
 CELERY_RESULT_EXPIRES = timedelta(days=7)
 
-# Workers' events let Flower show tasks as they are received, start and finish.
-# https://docs.celeryq.dev/en/stable/userguide/configuration.html#worker-send-task-events
-CELERY_WORKER_SEND_TASK_EVENTS = True
+# Task events (received, started, succeeded: three messages per task) are for a monitor.
+# Workers start without them, and Flower turns them on within 5 s of starting (its
+# enable_events, on by default), so a worker nobody watches does not pay for them.
+# https://docs.celeryq.dev/en/stable/userguide/monitoring.html#events
+CELERY_WORKER_SEND_TASK_EVENTS = env.bool("CELERY_WORKER_SEND_TASK_EVENTS", default=False)
 # No `task-sent` event: a second message, confirmed, for every task sent, for a state
 # (SENT) that Flower shows only until a worker receives the task (docs/benchmarks.md).
 CELERY_TASK_SEND_SENT_EVENT = False

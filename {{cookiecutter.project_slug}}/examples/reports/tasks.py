@@ -39,7 +39,6 @@ def summarise_signups(days):
 
 @shared_task(
     bind=True,
-    ignore_result=False,  # the progress page reads its state and result
     acks_late=True,  # rebuilding an export from scratch is harmless
     # Longer than the project default: a big export may take a while. The soft limit
     # lets it remove its partial file; the hard limit is the backstop, and stays under
@@ -51,14 +50,21 @@ def build_signup_export(self, export_id):
     """Write every user to the CSV file of Export `export_id`, reporting progress.
 
     Long and heavy, so it is routed to the bulk queue, whose worker runs one task at a
-    time and cannot delay short tasks. Each batch updates the task's state to PROGRESS
-    with done/total, which the progress page shows as a bar. The file is named after
-    the Export row, never after the message's task id, which whoever sends it chooses.
+    time and cannot delay short tasks. The Export row records how it ended (done with
+    its row count, or failed). While it runs, each batch sets the state stored under the
+    export's id to PROGRESS with done/total, which the progress page shows as a bar;
+    the task itself runs under its outbox intent's id. The file is named after the
+    Export row, never after the message's task id, which whoever sends it chooses.
     """
     export = Export.objects.get(pk=export_id)
+    if export.status != Export.Status.RUNNING:
+        # The outbox delivers at least once: a second delivery of a finished export.
+        logger.info("Export %s is already %s: nothing to do", export.id, export.status)
+        return None
 
     def report_progress(done, total):
-        self.update_state(state="PROGRESS", meta={"done": done, "total": total})
+        meta = {"done": done, "total": total}
+        self.update_state(task_id=str(export.id), state="PROGRESS", meta=meta)
 
     try:
         rows = exports.write_signup_export(export.id, report_progress)

@@ -1,10 +1,12 @@
-"""Enqueue a report and watch it finish: the request returns before the work is done.
+"""Ask for a report and watch it finish: the request returns before the work is done.
+
+Both reports go through the outbox (docs/outbox.md): the request writes the task as a row
+and never waits for the broker, so it answers at database speed, and a report asked for
+while the broker is down is built once it is back rather than refused.
 
 Reports read every user's data, so each page needs a signed-in user with the
 `users.view_user` permission, and shows a user only the reports they asked for.
 """
-
-import logging
 
 from celery.result import AsyncResult
 from django.contrib.auth.decorators import login_required, permission_required
@@ -13,19 +15,12 @@ from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
-from kombu.exceptions import OperationalError
 
 from . import exports
 from .forms import SignupReportForm
 from .models import Export
 from .tasks import build_signup_export, summarise_signups
 
-logger = logging.getLogger(__name__)
-
-# What delay() raises when the task cannot be queued: OperationalError when the broker
-# is unreachable; RuntimeError from the Redis result backend when it cannot subscribe to
-# the task's result channel because Redis is unreachable.
-ENQUEUE_ERRORS = (OperationalError, RuntimeError)
 # What a user sees when a task failed: the error itself goes to the log and the
 # failure alert, where it may name hosts or data a page must not show.
 FAILED = "The task failed. The site's staff have been told."
@@ -45,22 +40,19 @@ def may_read_users(view):
 def request_report(request):
     form = SignupReportForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        try:
-            result = summarise_signups.delay(form.cleaned_data["days"])
-        except ENQUEUE_ERRORS:
-            # The broker (or the result store) is down: say so instead of pretending
-            # the report is on its way. Nothing was queued, so trying again is safe.
-            logger.exception("Could not enqueue summarise_signups")
-            return render_form(request, form, status=503)
+        with transaction.atomic():
+            # The intent's id is the id the task will run with, so the status page can
+            # follow it before the relay has published it (it is PENDING until then).
+            intent = summarise_signups.delay_in_outbox(form.cleaned_data["days"])
+        task_id = str(intent.id)
         remembered = request.session.get(SESSION_KEY, [])
-        request.session[SESSION_KEY] = [*remembered, result.id][-REMEMBERED_REPORTS:]
-        return redirect("reports:task-status", task_id=result.id)
+        request.session[SESSION_KEY] = [*remembered, task_id][-REMEMBERED_REPORTS:]
+        return redirect("reports:task-status", task_id=task_id)
     return render_form(request, form)
 
 
 def render_form(request, form, status=200, **context):
-    context = {"form": form, "broker_down": status == 503, **context}
-    return render(request, "reports/request.html", context, status=status)
+    return render(request, "reports/request.html", {"form": form, **context}, status=status)
 
 
 def ensure_requested_here(request, task_id):
@@ -97,18 +89,14 @@ def task_status_json(request, task_id):
 @may_read_users
 def request_export(request):
     try:
+        # The export and its task commit together: there is never a running export that
+        # no task will finish, which would block the user's next export.
         with transaction.atomic():
             export = Export.objects.create(user=request.user)
-            # Sent with the export's id as its task id, so the progress page can follow
-            # it; and only once the row is committed, so the worker finds it.
-            build_signup_export.apply_async_on_commit([str(export.id)], task_id=str(export.id))
+            build_signup_export.delay_in_outbox(str(export.id))
     except IntegrityError:
         running = "You already have an export running: wait for it to finish."
         return render_form(request, SignupReportForm(), status=409, export_refused=running)
-    except ENQUEUE_ERRORS:
-        logger.exception("Could not enqueue build_signup_export")
-        Export.objects.filter(pk=export.pk).delete()
-        return render_form(request, SignupReportForm(), status=503)
     return redirect("reports:export-progress", export_id=export.id)
 
 
@@ -127,9 +115,22 @@ def export_progress(request, export_id):
     return render(request, "reports/export.html", context)
 
 
+def export_state(export):
+    """The same answer as state_of(), read from the export's row once it has finished.
+
+    The row is what says an export is done; while it runs, its progress is the state the
+    task records under the export's id (examples/reports/tasks.py).
+    """
+    if export.status == Export.Status.DONE:
+        return {"id": str(export.id), "state": "SUCCESS", "result": {"rows": export.rows}}
+    if export.status == Export.Status.FAILED:
+        return {"id": str(export.id), "state": "FAILURE", "error": FAILED}
+    return state_of(export.id)
+
+
 @may_read_users
 def export_status_json(request, export_id):
-    return JsonResponse(state_of(own_export(request, export_id).id))
+    return JsonResponse(export_state(own_export(request, export_id)))
 
 
 @may_read_users

@@ -3,11 +3,13 @@
 import pytest
 from celery.signals import task_prerun
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 
 from background.testing import wait_until
 from examples.newsletter import services
-from examples.newsletter.models import Delivery
-from examples.newsletter.tasks import send_welcome_email
+from examples.newsletter.models import Delivery, Newsletter
+from examples.newsletter.tasks import send_newsletter, send_welcome_email
+from outbox.models import Intent
 
 
 def make_recipients(count):
@@ -66,3 +68,20 @@ def test_the_welcome_email_travels_on_the_priority_queue(celery_worker, mailoutb
         task_prerun.disconnect(record)
 
     assert routing_keys[send_welcome_email.name] == "priority"
+
+
+@pytest.mark.parametrize("may_change", [True, False])
+def test_the_admin_sends_through_the_outbox_for_staff_who_may_change(client, db, may_change):
+    editor = get_user_model().objects.create_user("editor", is_staff=True)
+    codenames = ["view_newsletter", "change_newsletter"] if may_change else ["view_newsletter"]
+    editor.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
+    client.force_login(editor)
+    newsletter = Newsletter.objects.create(subject="S", body="B")
+
+    client.post(
+        "/admin/newsletter/newsletter/",
+        {"action": "send", "_selected_action": [newsletter.pk]},
+    )
+
+    intents = [(i.task_name, i.args) for i in Intent.objects.all()]
+    assert intents == ([(send_newsletter.name, [newsletter.pk])] if may_change else [])
