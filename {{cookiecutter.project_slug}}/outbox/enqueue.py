@@ -11,6 +11,8 @@ would lose it if the broker were unreachable just after the commit. docs/outbox.
 when to use delay(), delay_on_commit() or enqueue().
 """
 
+import json
+
 from celery import current_app
 from celery.exceptions import QueueNotFound
 from django.db import connection, transaction
@@ -24,6 +26,21 @@ from .models import Intent
 # intent itself, and identical ones in one transaction are delivered once.
 # https://www.postgresql.org/docs/current/sql-notify.html
 CHANNEL = "outbox_intent"
+
+# Writes an intent and wakes the relays in one statement, so one round trip: about 0.25
+# ms per call, where Intent.objects.create() and a separate pg_notify took 0.6 ms
+# (docs/benchmarks.md). Its columns are the model's (outbox/tests/test_enqueue.py).
+INSERT_AND_NOTIFY = """
+    WITH intent AS (
+        INSERT INTO outbox_intent (
+            id, task_name, args, kwargs, queue, status, attempts, next_attempt_at,
+            last_error, created_at, sent_at
+        )
+        VALUES (%s, %s, %s::jsonb, %s::jsonb, %s, %s, 0, %s, '', %s, NULL)
+        RETURNING id
+    )
+    SELECT pg_notify(%s, '') FROM intent
+"""
 
 
 def enqueue(task, *args, **kwargs):
@@ -45,13 +62,19 @@ def enqueue(task, *args, **kwargs):
     # The size check apply_async makes (background/base.py), made here in the caller too.
     if hasattr(task, "check_payload"):
         task.check_payload(args, kwargs)
-    intent = Intent.objects.create(
+    intent = Intent(
         task_name=task.name,
         args=list(args),
         kwargs=kwargs,
         queue=routed_queue(task.app, task.name, args, kwargs),
     )
-    wake_the_relay()
+    intent.created_at = intent.next_attempt_at
+    row = [intent.id, intent.task_name, json.dumps(intent.args), json.dumps(intent.kwargs)]
+    row += [intent.queue, intent.status, intent.next_attempt_at, intent.created_at]
+    with connection.cursor() as cursor:
+        cursor.execute(INSERT_AND_NOTIFY, [*row, CHANNEL])
+    # The instance now stands for the saved row, as if loaded from the database.
+    intent._state.adding, intent._state.db = False, connection.alias
     return intent
 
 

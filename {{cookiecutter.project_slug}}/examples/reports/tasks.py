@@ -23,6 +23,8 @@ def summarise_signups(days):
     It stands in for any report too slow to build inside a request: the view enqueues
     it and answers at once, a worker builds it, and the status page reads the result.
     So it stores its successes too (ignore_result=False); other tasks store failures only.
+    It only reads, so a second delivery of its outbox intent just stores the same report
+    again under the same id.
     """
     since = timezone.now() - timedelta(days=days)
     rows = (

@@ -1,5 +1,6 @@
 """enqueue(): an intent is part of the caller's transaction, checked as it is written."""
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -9,7 +10,7 @@ from django.db import transaction
 from django.db.transaction import TransactionManagementError
 
 from background.base import PayloadTooLarge
-from outbox.enqueue import enqueue
+from outbox.enqueue import INSERT_AND_NOTIFY, enqueue
 from outbox.models import Intent
 
 from .tasks import send_note
@@ -25,6 +26,28 @@ def test_an_intent_records_the_task_its_arguments_and_its_route():
     assert (intent.args, intent.kwargs) == (["buyer@example.com"], {})
     assert intent.queue == "default"  # CELERY_TASK_ROUTES names no other
     assert (intent.status, intent.attempts) == (Intent.Status.PENDING, 0)
+
+
+def test_the_insert_writes_every_column_of_the_model():
+    # enqueue() writes its row with SQL of its own: a field added to Intent must be
+    # added there too.
+    columns = re.search(r"INSERT INTO outbox_intent \(([^)]*)\)", INSERT_AND_NOTIFY)[1]
+    written = {column.strip() for column in columns.split(",")}
+
+    assert written == {field.column for field in Intent._meta.concrete_fields}
+
+
+@pytest.mark.django_db
+def test_the_returned_intent_is_the_saved_row():
+    with transaction.atomic():
+        intent = enqueue(send_note, "buyer@example.com")
+
+    saved = Intent.objects.get()
+    fields = [field.attname for field in Intent._meta.concrete_fields]
+    assert [getattr(intent, f) for f in fields] == [getattr(saved, f) for f in fields]
+    intent.attempts = 1
+    intent.save()  # an update of that row, not a second insert
+    assert Intent.objects.get().attempts == 1
 
 
 @pytest.mark.django_db
