@@ -361,9 +361,12 @@ CELERY_DB_REUSE_MAX = 1000
 # back behind them in a worker's prefetch buffer.
 # https://docs.celeryq.dev/en/stable/userguide/optimizing.html#prefetch-limits
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-# Replace a worker process after this many tasks, bounding slow memory leaks.
+# Pool processes are not replaced after a number of tasks (Celery's default): a
+# replacement can hold the task sent next back by 2 to 5 seconds (celery/celery#9579,
+# and docs/benchmarks.md). The worker start scripts bound memory instead, replacing a process
+# only once it has grown (--max-memory-per-child), and pass --max-tasks-per-child when
+# CELERY_WORKER_MAX_TASKS_PER_CHILD is set (50 for the bulk worker's heavy tasks).
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#worker-max-tasks-per-child
-CELERY_WORKER_MAX_TASKS_PER_CHILD = 1000
 
 # Periodic tasks live in the database (django-celery-beat), editable in the admin; the
 # ones the project ships are declared in scheduling/schedules.py. The scheduler is
