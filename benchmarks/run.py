@@ -646,6 +646,11 @@ def find(results, label, mode):
     return next(r for r in results["tasks"] if r["label"] == label and r["mode"] == mode)
 
 
+def by_variant(results):
+    """Our default project with one setting changed (probe/settings.py), by variant name."""
+    return {r["variant"]: r for r in results["tasks"] if r["variant"]}
+
+
 PEER = "cookiecutter-django"
 OURS = "ours, rabbitmq"
 OURS_REDIS_RESULTS = "ours, rabbitmq + Redis results"
@@ -772,7 +777,7 @@ def targets(results):
     _, added = web_figures(results)
     outbox, delay = added[OURS, "outbox"], added[PEER, "delay"]
     relay = results["relay"]
-    watched = next((r for r in results["tasks"] if r["variant"] == "events"), None)
+    watched = by_variant(results).get("events")
     tps, cpu = "tasks_per_second", "cpu_ms_per_task"
     checks = [
         ("default against default: tasks/s", ours[tps] / peer[STORED][tps], ">=", 1.5),
@@ -813,7 +818,7 @@ def targets(results):
 def limits(results):
     """The measurements that show what bounds the CPU and relay targets."""
     peer, ours = find(results, PEER, STORED), find(results, OURS, IGNORED)
-    variants = {r["variant"]: r for r in results["tasks"] if r["variant"]}
+    variants = by_variant(results)
     rabbitmq = ours["cpu_ms_by_process"]["rabbitmq"]
     without_broker = ours["cpu_ms_per_task"] - rabbitmq
     peer_redis = peer["cpu_ms_by_process"]["redis"]

@@ -62,14 +62,28 @@ def running(request, bake, project_env, postgres, tmp_path_factory, run_summary)
         wait_until_http_ok(running.flower_url + "/healthcheck")
         # Flower asks every worker for task events within 5 s of starting.
         worker.wait_for_log("Events of group {task} enabled by remote.", timeout=30)
-        label = f"{options['broker']}, {options['result_backend']}"
         up = elapsed_since(started)
-        line = f"end to end [{label}] migrate, web, worker, beat, relay and Flower up in {up}"
-        print(f"\n{line}")
-        run_summary.append(line)
+        summarise(running, run_summary, f"migrate, web, worker, beat, relay and Flower up in {up}")
         yield running
     finally:
         running.stop()
+
+
+def summarise(running, run_summary, figure):
+    """Print a figure now, and again in the run's closing summary."""
+    label = f"{running.options['broker']}, {running.options['result_backend']}"
+    line = f"end to end [{label}] {figure}"
+    print(f"\n{line}")
+    run_summary.append(line)
+
+
+def task_id_of(response):
+    """The task id in the status page's URL the report form redirects to."""
+    return re.search(r"/tasks/([0-9a-f-]{36})/", response.headers["Location"])[1]
+
+
+def intent_status(running, task_id):
+    return running.sql(f"SELECT status FROM outbox_intent WHERE id = '{task_id}'")
 
 
 def request_report(running, days=7):
@@ -113,11 +127,8 @@ def test_a_request_enqueues_a_report_that_a_worker_builds(running, redis_server,
     browser, response, seconds = request_report(running)
 
     assert response.status_code == 302, response.text[:2000]
-    label = f"{running.options['broker']}, {running.options['result_backend']}"
-    line = f"end to end [{label}] the enqueueing request answered in {seconds * 1000:.1f} ms"
-    print(f"\n{line}")
-    run_summary.append(line)
-    task_id = re.search(r"/tasks/([0-9a-f-]{36})/", response.headers["Location"])[1]
+    summarise(running, run_summary, f"the enqueueing request answered in {seconds * 1000:.1f} ms")
+    task_id = task_id_of(response)
     task = wait_for_finished(browser, f"{running.web_url}/examples/reports/tasks/{task_id}/status/")
     assert task["state"] == "SUCCESS", task
     assert task["result"]["days"] == 7
@@ -219,8 +230,8 @@ def test_a_report_asked_for_while_the_broker_is_down_is_built_once_it_is_back(
         health = services.wait_for(
             lambda: health_when_down(running), 20, interval=1, message="/health/ said up"
         )
-        task_id = re.search(r"/tasks/([0-9a-f-]{36})/", accepted.headers["Location"])[1]
-        assert running.sql(f"SELECT status FROM outbox_intent WHERE id = '{task_id}'") == "pending"
+        task_id = task_id_of(accepted)
+        assert intent_status(running, task_id) == "pending"
     finally:
         broker.restart()
 
@@ -228,16 +239,15 @@ def test_a_report_asked_for_while_the_broker_is_down_is_built_once_it_is_back(
     assert health["status"] == "down" and "broker" in health["down"]
     # The request wrote the report's task to the outbox and never waited for the broker.
     assert accepted.status_code == 302, accepted.text[:2000]
-    label = f"{running.options['broker']}, {running.options['result_backend']}"
-    line = f"end to end [{label}] broker down: the report was accepted in {seconds * 1000:.1f} ms"
-    print(f"\n{line}")
-    run_summary.append(line)
+    summarise(
+        running, run_summary, f"broker down: the report was accepted in {seconds * 1000:.1f} ms"
+    )
 
     # Once the broker is back, the relay publishes it and the worker builds it.
     status_url = f"{running.web_url}/examples/reports/tasks/{task_id}/status/"
     task = wait_for_finished(browser, status_url, timeout=90)
     assert task["state"] == "SUCCESS", task
-    assert running.sql(f"SELECT status FROM outbox_intent WHERE id = '{task_id}'") == "sent"
+    assert intent_status(running, task_id) == "sent"
 
 
 def test_the_export_page_shows_progress_then_the_download_without_a_reload(running, browser):

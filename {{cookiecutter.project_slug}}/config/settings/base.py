@@ -363,9 +363,9 @@ CELERY_DB_REUSE_MAX = 1000
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Pool processes are not replaced after a number of tasks (Celery's default): a
 # replacement can hold the task sent next back by 2 to 5 seconds (celery/celery#9579,
-# and docs/benchmarks.md). The worker start scripts bound memory instead, replacing a process
-# only once it has grown (--max-memory-per-child), and pass --max-tasks-per-child when
-# CELERY_WORKER_MAX_TASKS_PER_CHILD is set (50 for the bulk worker's heavy tasks).
+# and docs/benchmarks.md). The worker start scripts bound memory instead, replacing a
+# process only once it has grown (--max-memory-per-child), and pass --max-tasks-per-child
+# when CELERY_WORKER_MAX_TASKS_PER_CHILD is set (50 for the bulk worker's heavy tasks).
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#worker-max-tasks-per-child
 
 # Periodic tasks live in the database (django-celery-beat), editable in the admin; the
